@@ -1,0 +1,34 @@
+"""Text helpers shared by every stage: matching is done on NFKC text, display on the original."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WS = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def nfkc(text: object) -> str:
+    """NFKC-normalize (full-width ＝ ％ digits → ASCII); None/NaN become ''."""
+    if text is None or (isinstance(text, float) and text != text):
+        return ""
+    return unicodedata.normalize("NFKC", str(text))
+
+
+def squash(text: object) -> str:
+    """NFKC without any whitespace: the key used to compare cells across sources."""
+    return _WS.sub("", nfkc(text))
+
+
+def join_lines(text: str) -> str:
+    """Collapse a cell's line breaks: CJK fragments join directly, other words with a space."""
+    parts = [p.strip() for p in str(text).splitlines()]
+    out = ""
+    for part in parts:
+        if not part:
+            continue
+        if out and not (_CJK.search(out[-1]) or _CJK.search(part[0])):
+            out += " "
+        out += part
+    return out.strip()
