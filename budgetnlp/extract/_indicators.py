@@ -268,9 +268,9 @@ def _heading_name(paragraph: str, previous: str) -> str:
     return match.group(1) or squash(previous)
 
 
-def make_row_id(doc_id: str, project: str, cells: tuple[str, ...], occurrence: int = 0) -> str:
-    """Stable id: hash of the document, the project (code or name) and the row's cells."""
-    key = "\x1f".join((doc_id, project, *cells, str(occurrence) if occurrence else ""))
+def make_row_id(doc_id: str, project: tuple[str, str], cells: tuple[str, ...], occurrence: int = 0) -> str:
+    """Stable id: hash of the document, the project (code and name: codes may be "————") and the cells."""
+    key = "\x1f".join((doc_id, *project, *cells, str(occurrence) if occurrence else ""))
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
@@ -318,7 +318,7 @@ def rows_from_blocks(blocks: list[Block], doc_id: str, source_path: str, dedupe:
             location = f"table {table_no}, row {row_no}" + (f", page {page}" if page else "")
             out.append(
                 {
-                    "row_id": make_row_id(doc_id, squash(code) or squash(pname), cells, nth),
+                    "row_id": make_row_id(doc_id, key[:2], cells, nth),
                     "doc_id": doc_id,
                     "source_path": source_path,
                     "department": project.department or department,
