@@ -1,7 +1,331 @@
-"""Placeholder: being written."""
-from ._blocks import Reader
+"""PDF disclosures with pdfplumber: per page, the ruled tables and the text lines outside them.
+
+- Tables: ``page.find_tables`` with the "lines" strategy (ruled tables, cells drawn as lines
+  or rectangles). Only when no page of the document has a ruled table are the tables found
+  again with the "text" strategy (tables laid out by alignment alone). A merged cell gives
+  its text in its first row/column and "" elsewhere (pdfplumber's None); a header label
+  (三级指标, 指标值 …) merged down over a two-row header is repeated, so that the second header
+  row reads as a header (see ``excel.py``). A "table" with a single non-empty cell is a framed
+  paragraph. Every Table has ``page`` (1-based) and ``row_pages``.
+- Text: the characters outside tables, as lines; a line wrapped at the right margin is joined
+  with the next one. Page numbers ("- 3 -", "第3页", "3/12") as the first or last line of a
+  page are dropped. Blocks of a page are in reading order (by their top).
+- A table continued on the next page: when a page's first block is a table whose columns
+  line up with those of the table that ended the previous page (same positions, or a subset
+  of them), and whose first row is not a new header or project (an indicator header other
+  than a repeat of the table's own, 项目名称/项目编码), its rows are appended to that table;
+  ``row_pages`` keeps each row's page.
+- Errors: a password-protected PDF, a PDF without any text layer (scanned images) and a PDF
+  cut short (no ``%%EOF`` in its last 1024 bytes, where readers such as Acrobat require it)
+  raise InputError; the PDF is always closed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._text import squash
 from ..errors import InputError
-def _read(path):
-    raise InputError(path, "unsupported type: reader not written yet")
-READER = Reader(name="pdf", suffixes=(), sniff=lambda h, p: False, read=_read)
-XLS_READER = Reader(name="xls", suffixes=(), sniff=lambda h, p: False, read=_read)
+from ._blocks import Block, Paragraph, Reader, Table
+from ._indicators import _CODE_LABELS, _NAME_LABELS, _cell_field, _find_header
+
+_LINES = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
+_TEXT = {"vertical_strategy": "text", "horizontal_strategy": "text"}
+_PAGE_NUMBER = re.compile(
+    r"^[-—–\s]*(?:第\s*)?\d{1,3}\s*页?(?:\s*[/／]\s*(?:共\s*)?\d{1,3}\s*页?)?[-—–\s]*$"
+    r"|^(?:page\s*)?\d{1,3}\s*(?:of\s*\d{1,3})?$",
+    re.I,
+)
+#: points: column edges closer than this are the same edge
+_EDGE_TOLERANCE = 3.0
+_EOF_WINDOW = 1024
+_CJK = re.compile(r"[\u2e80-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+@dataclass
+class _Item:
+    """A block of one page with its position, before tables are joined across pages."""
+
+    top: float
+    block: Block
+    columns: tuple[float, ...] = ()  # x of each column's left edge, then the table's right edge
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _table_item(page, table, page_number: int) -> _Item | None:
+    raw = table.extract()
+    if not raw:
+        return None
+    rows = [[cell if cell is not None else "" for cell in row] for row in raw]
+    for i, row in enumerate(rows):
+        cells = table.rows[i].cells if i < len(table.rows) else []
+        for j, text in enumerate(row):
+            if "\n" in text and j < len(cells) and cells[j] is not None:
+                row[j] = _soft_wraps(page, cells[j], text)
+    _repeat_header_labels(table, raw, rows)
+    filled = [cell for row in rows for cell in row if cell.strip()]
+    top = table.bbox[1]
+    if not filled:
+        return None
+    if len(filled) == 1:  # a framed paragraph
+        return _Item(top, Paragraph(filled[0].strip(), page=page_number))
+    columns = tuple(round(column.bbox[0], 1) for column in table.columns) + (round(table.bbox[2], 1),)
+    block = Table(rows=rows, page=page_number, row_pages=[page_number] * len(rows))
+    return _Item(top, block, columns)
+
+
+def _joinable(before: str, after: str) -> bool:
+    return bool(before and after and not before.isspace() and not after.isspace()
+                and not _CJK.match(before) and not _CJK.match(after))
+
+
+def _soft_wraps(page, bbox: tuple, text: str) -> str:
+    """Undo a line break that cut a code or number ("430-0502-JBN-G" / "G1U") at the cell's edge.
+
+    A break between two non-CJK characters is kept as a line break (the row finder joins such
+    lines with a space, as for wrapped words) unless the line before it is full: the first
+    character of the next line would not have fitted before the cell's right padding.
+    """
+    parts = text.split("\n")
+    if not any(_joinable(a[-1:], b[:1]) for a, b in zip(parts, parts[1:])):
+        return text
+    lines = page.crop(bbox, strict=False).extract_text_lines()
+    if [line["text"].strip() for line in lines] != [part.strip() for part in parts] or not lines[1:]:
+        return text
+    padding = max(0.0, min(line["x0"] for line in lines) - bbox[0])
+    limit = bbox[2] - padding
+    out = parts[0]
+    for previous, line, part in zip(lines, lines[1:], parts[1:]):
+        first = line["chars"][0]
+        full = previous["x1"] + (first["x1"] - first["x0"]) > limit - 0.5
+        out += part if full and _joinable(out[-1:], part[:1]) else "\n" + part
+    return out
+
+
+def _repeat_header_labels(table, raw: list[list], rows: list[list[str]]) -> None:
+    """Repeat a header label (三级指标 …) into the rows its merged cell covers."""
+    row_objects = table.rows
+    for i in range(1, min(len(raw), len(row_objects))):
+        row_top = row_objects[i].bbox[1]
+        for j, cell in enumerate(raw[i]):
+            if cell is not None or j >= len(row_objects[i].cells) or row_objects[i].cells[j] is not None:
+                continue
+            for k in range(i - 1, -1, -1):  # the nearest cell above in this column
+                above = row_objects[k].cells[j] if j < len(row_objects[k].cells) else None
+                if above is None:
+                    continue
+                if above[3] > row_top + 0.5 and raw[k][j] and _cell_field(raw[k][j]):
+                    rows[i][j] = raw[k][j]
+                break
+
+
+# --------------------------------------------------------------------------- text lines
+
+
+def _text_items(page, tables, page_number: int) -> list[_Item]:
+    boxes = [t.bbox for t in tables]
+
+    def outside(obj) -> bool:
+        if obj.get("object_type") != "char":
+            return True
+        x = (obj["x0"] + obj["x1"]) / 2
+        y = (obj["top"] + obj["bottom"]) / 2
+        return not any(x0 <= x <= x1 and top <= y <= bottom for x0, top, x1, bottom in boxes)
+
+    lines = [line for line in page.filter(outside).extract_text_lines() if line["text"].strip()]
+    if not lines:
+        return []
+    for index in (-1, 0):  # page numbers in the header or footer
+        if lines and _PAGE_NUMBER.match(lines[index]["text"].strip()):
+            lines.pop(index)
+    if not lines:
+        return []
+    left = min(line["x0"] for line in lines)
+    right = page.width - left  # the text block's right margin, assuming even margins
+    items: list[_Item] = []
+    previous = None
+    for line in lines:
+        text = line["text"].strip()
+        height = line["bottom"] - line["top"]
+        wrapped = (
+            previous is not None
+            and previous["x1"] >= right - 2 * height
+            and line["top"] - previous["bottom"] < 0.6 * height
+            and abs(line["x0"] - left) < height
+            and not any(previous["bottom"] <= (b[1] + b[3]) / 2 <= line["top"] for b in boxes)
+        )
+        if wrapped:
+            before = items[-1].block.text
+            items[-1].block.text += (" " if _joinable(before[-1:], text[:1]) else "") + text
+        else:
+            items.append(_Item(line["top"], Paragraph(text, page=page_number)))
+        previous = line
+    return items
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _page_items(page, settings: dict) -> tuple[list[_Item], int]:
+    number = page.page_number
+    chars = len(page.chars)
+    if not chars:
+        return [], 0
+    tables = page.find_tables(table_settings=settings)
+    items = [item for table in tables if (item := _table_item(page, table, number)) is not None]
+    items += _text_items(page, tables, number)
+    items.sort(key=lambda item: item.top)
+    return items, chars
+
+
+def _index_map(edges: tuple[float, ...], onto: tuple[float, ...]) -> list[int] | None:
+    """Index in ``onto`` of each column edge in ``edges``, or None when one has no match."""
+    mapping = []
+    for edge in edges[:-1]:
+        match = next((k for k, x in enumerate(onto[:-1]) if abs(x - edge) <= _EDGE_TOLERANCE), None)
+        if match is None:
+            return None
+        mapping.append(match)
+    return mapping
+
+
+def _column_maps(previous: tuple[float, ...], columns: tuple[float, ...]):
+    """Columns of a table and of its continuation on one grid: (grid, previous map, new map) or None.
+
+    The two must share their outer edges, and the column edges of one must be a subset of
+    the other's (a continuation may lack the splits of the rows above it, or add some).
+    """
+    if len(previous) < 2 or len(columns) < 2:
+        return None
+    if abs(previous[0] - columns[0]) > _EDGE_TOLERANCE or abs(previous[-1] - columns[-1]) > _EDGE_TOLERANCE:
+        return None
+    new_map = _index_map(columns, previous)
+    if new_map is not None:
+        return previous, list(range(len(previous) - 1)), new_map
+    previous_map = _index_map(previous, columns)
+    if previous_map is not None:
+        return columns, previous_map, list(range(len(columns) - 1))
+    return None
+
+
+def _spread(row: list[str], mapping: list[int], width: int) -> list[str]:
+    wide = [""] * width
+    for col, cell in enumerate(row):
+        if col < len(mapping) and not wide[mapping[col]]:
+            wide[mapping[col]] = cell
+    return wide
+
+
+def _continues(table: Table, rows: list[list[str]]) -> bool:
+    """The first row of a table at the top of a page: does it go on with ``table``?"""
+    first = rows[0]
+    if any(squash(cell) in _NAME_LABELS | _CODE_LABELS for cell in first):
+        return False  # a new project's table
+    if _find_header([first]) is None or _find_header(table.rows) is None:
+        return True  # indicator rows, or the header of a table that stopped before it
+    repeated = [squash(c) for c in first]
+    return any([squash(c) for c in row] == repeated for row in table.rows)  # a repeated header
+
+
+def _join_pages(pages: list[list[_Item]]) -> list[Block]:
+    blocks: list[Block] = []
+    last: _Item | None = None  # the table that ended the previous page
+    for items in pages:
+        ending: _Item | None = None
+        for position, item in enumerate(items):
+            block = item.block
+            ending = item if isinstance(block, Table) else None
+            if position == 0 and last is not None and isinstance(block, Table) and _append(last, item):
+                ending = last
+                continue
+            blocks.append(block)
+        last = ending
+    return blocks
+
+
+def _append(last: _Item, item: _Item) -> bool:
+    """Append ``item``'s rows to the table ``last`` when it continues it; say whether it did."""
+    table, block = last.block, item.block
+    maps = _column_maps(last.columns, item.columns)
+    if maps is None or not isinstance(table, Table) or not _continues(table, block.rows):
+        return False
+    grid, previous_map, new_map = maps
+    width = len(grid) - 1
+    if grid is not last.columns:  # the continuation splits columns the rows above did not
+        table.rows[:] = [_spread(row, previous_map, width) for row in table.rows]
+        last.columns = grid
+    table.rows.extend(_spread(row, new_map, width) for row in block.rows)
+    table.row_pages.extend(block.row_pages)
+    return True
+
+
+# --------------------------------------------------------------------------- reader
+
+
+def _check_complete(path: Path) -> None:
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - _EOF_WINDOW))
+        tail = handle.read()
+    if b"%%EOF" not in tail:
+        raise InputError(path, "corrupt PDF file (no %%EOF end marker: truncated or damaged)")
+
+
+def _encryption_reason(exc: BaseException) -> str:
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+    seen: list[BaseException] = [exc]
+    while seen:
+        error = seen.pop()
+        if isinstance(error, PDFPasswordIncorrect):
+            return "encrypted PDF: cannot read (password protected)"
+        if isinstance(error, PDFEncryptionError):
+            return f"encrypted PDF: cannot read (unsupported encryption: {error})"
+        seen.extend(arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException))
+        seen.extend(e for e in (error.__cause__, error.__context__) if e is not None and e is not error)
+    return ""
+
+
+def _read(path: Path) -> list[Block]:
+    import pdfplumber
+
+    _check_complete(path)
+    with path.open("rb") as stream:  # closed here whatever pdfplumber does on failure
+        try:
+            pdf = pdfplumber.open(stream, raise_unicode_errors=False)
+        except Exception as exc:
+            reason = _encryption_reason(exc)
+            if reason:
+                raise InputError(path, reason) from None
+            raise
+        with pdf:
+            pages, chars = _read_pages(pdf, _LINES)
+            if not chars:
+                raise InputError(path, "no text layer (scanned PDF?): run OCR first")
+            if not any(isinstance(item.block, Table) for items in pages for item in items):
+                pages, chars = _read_pages(pdf, _TEXT)
+    return _join_pages(pages)
+
+
+def _read_pages(pdf, settings: dict) -> tuple[list[list[_Item]], int]:
+    pages, total = [], 0
+    for page in pdf.pages:
+        try:
+            items, chars = _page_items(page, settings)
+        finally:
+            page.close()
+        pages.append(items)
+        total += chars
+    return pages, total
+
+
+def _sniff(head: bytes, path: Path) -> bool:
+    return head.startswith(b"%PDF")
+
+
+READER = Reader(name="pdf", suffixes=(".pdf",), sniff=_sniff, read=_read)

@@ -1,0 +1,346 @@
+"""PDF reader: disclosures rebuilt from the samples' rows with fpdf2 (ruled tables, CJK font).
+
+The fixtures need a CJK TrueType font. On Debian/Ubuntu: ``apt-get install fonts-wqy-microhei``
+(/usr/share/fonts/truetype/wqy/wqy-microhei.ttc); BUDGETNLP_CJK_FONT may name another file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import fpdf  # fpdf2, from the [test] extra: builds the PDF fixtures
+import pandas as pd
+import pytest
+
+from budgetnlp._text import squash
+from budgetnlp.errors import InputError
+from budgetnlp.extract import extract_file
+from budgetnlp.extract._blocks import Paragraph, Table
+from budgetnlp.extract.pdf import READER
+from tests.helpers import SAMPLES as SAMPLES_DIR
+from tests.helpers import comparable, sample_document
+
+
+SAMPLES = {"004": "004_8fe8d81b6e5c8740.txt", "001": "001_7a371d8eaa1dfa6d.txt", "002": "002_25a7642d433ed1a7.txt"}
+PROJECTS = {"004": None, "001": None, "002": 6}
+FONT_PACKAGE = "fonts-wqy-microhei"
+KNOWN_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+)
+HEADER = ["一级指标", "二级指标", "三级指标", "绩效指标描述", "指标值", "指标值确定依据"]
+WIDTHS = (22, 26, 34, 50, 30, 28)
+
+
+def find_cjk_font() -> Path | None:
+    candidates = [os.environ.get("BUDGETNLP_CJK_FONT", ""), *KNOWN_FONTS]
+    if shutil.which("fc-list"):
+        listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=False).stdout
+        candidates += sorted(line.split(":")[0].strip() for line in listed.splitlines())
+    for candidate in candidates:
+        if candidate and candidate.lower().endswith((".ttf", ".ttc")) and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="module")
+def font(tmp_path_factory) -> Path:
+    """The system's CJK font, cut down to the characters the fixtures use (fast to embed)."""
+    path = find_cjk_font()
+    if path is None:
+        pytest.fail(
+            f"no CJK TrueType font for the PDF fixtures: install the Debian package {FONT_PACKAGE} "
+            f"(apt-get install -y {FONT_PACKAGE}, giving {KNOWN_FONTS[0]}) or set BUDGETNLP_CJK_FONT"
+        )
+    import logging
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+    chars = set(Path(__file__).read_text(encoding="utf-8")) | {chr(c) for c in range(32, 127)}
+    for file_name in SAMPLES.values():
+        chars |= set((SAMPLES_DIR / file_name).read_text(encoding="utf-8"))
+    options = subset.Options()
+    options.notdef_outline = True
+    face = TTFont(str(path), fontNumber=0, lazy=True)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(sorted(chars)))
+    subsetter.subset(face)
+    small = tmp_path_factory.mktemp("font") / "cjk.ttf"
+    face.save(str(small))
+    return small
+
+
+@pytest.fixture(scope="module")
+def documents() -> dict[str, dict]:
+    out = {}
+    for key, file_name in SAMPLES.items():
+        doc = sample_document(file_name)
+        doc["projects"] = doc["projects"][: PROJECTS[key]]
+        out[key] = doc
+    return out
+
+
+def expected(doc: dict) -> list[tuple]:
+    rows = doc["rows"]
+    parts = [rows[(rows.project_code == p["code"]) & (rows.project_name == p["name"])] for p in doc["projects"]]
+    return comparable(pd.concat(parts))
+
+
+# --------------------------------------------------------------------------- building PDFs
+
+
+def new_pdf(font: Path, page_numbers: bool = True):
+    class Document(fpdf.FPDF):
+        def footer(self) -> None:
+            if page_numbers:
+                self.set_y(-12)
+                self.set_font("cjk", size=8)
+                self.cell(0, 5, f"- {self.page_no()} -", align="C")
+
+    pdf = Document(format="A4")
+    pdf.add_font("cjk", "", str(font))
+    pdf.set_font("cjk", size=9)
+    pdf.set_auto_page_break(True, margin=18)
+    return pdf
+
+
+def runs(rows: list[dict], key) -> dict[int, int]:
+    """Row index → length of the run of equal, non-empty keys starting there."""
+    out, i = {}, 0
+    while i < len(rows):
+        j = i
+        while j + 1 < len(rows) and key(rows[i]) and key(rows[j + 1]) == key(rows[i]):
+            j += 1
+        out[i] = j - i + 1
+        i = j + 1
+    return out
+
+
+def project_table(pdf, project: dict, repeat_header: bool = False) -> None:
+    """The project's 绩效目标表 as one ruled table, level1/level2 merged down (rowspan).
+
+    With ``repeat_header`` the indicator part is a table of its own right below, whose
+    header row fpdf2 repeats at the top of every page it continues on.
+    """
+    style = dict(col_widths=WIDTHS, text_align="LEFT", line_height=4.5, padding=1)
+    with pdf.table(first_row_as_headings=False, **style) as table:
+        row = table.row()
+        row.cell("项目编码")
+        row.cell(project["code"])
+        row.cell("项目名称")
+        row.cell(project["name"], colspan=3)
+        row = table.row()
+        row.cell("预算规模及资金用途", rowspan=2)
+        for text in ("预算数", f"{project['budget']:.2f}", "其中：财政资金", f"{project['budget']:.2f}", ""):
+            row.cell(text)
+        table.row().cell(project["fund_use"], colspan=5)
+        row = table.row()
+        row.cell("绩效目标")
+        row.cell(project["goals"], colspan=5)
+        if not repeat_header:
+            indicator_rows(table, project, header=True)
+    if repeat_header:
+        plain = fpdf.fonts.FontFace(emphasis="")
+        with pdf.table(first_row_as_headings=True, repeat_headings=1, headings_style=plain, **style) as table:
+            indicator_rows(table, project, header=True)
+
+
+def indicator_rows(table, project: dict, header: bool) -> None:
+    if header:
+        row = table.row()
+        for text in HEADER:
+            row.cell(text)
+    rows = project["rows"]
+    level1 = runs(rows, lambda r: r["level1"])
+    level2 = runs(rows, lambda r: (r["level1"], r["level2"]) if r["level2"] else None)
+    for i, source in enumerate(rows):
+        row = table.row()
+        if i in level1:
+            row.cell(source["level1"], rowspan=level1[i])
+        if i in level2:
+            row.cell(source["level2"], rowspan=level2[i])
+        for key in ("name", "description", "value", "basis"):
+            row.cell(source[key])
+
+
+def build_pdf(doc: dict, path: Path, font: Path, **options) -> Path:
+    pdf = new_pdf(font)
+    pdf.add_page()
+    pdf.set_font(size=14)
+    pdf.multi_cell(0, 8, f"{doc['department']}{doc['year']}年部门预算项目绩效目标表", align="C")
+    pdf.ln(3)
+    for number, project in enumerate(doc["projects"], 1):
+        pdf.set_font(size=11)
+        pdf.multi_cell(0, 7, f"{number}、{project['name']}绩效目标表", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(size=9)
+        pdf.cell(0, 5, "单位：万元", align="R", new_x="LMARGIN", new_y="NEXT")
+        project_table(pdf, project, **options)
+        pdf.ln(6)
+    pdf.output(str(path))
+    return path
+
+
+def spans_pages(path: Path) -> bool:
+    return any(isinstance(b, Table) and len(set(b.row_pages)) > 1 for b in READER.read(path))
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("key", ["004", "001", "002"])
+def test_ruled_tables_round_trip(documents, font, tmp_path, key):
+    doc = documents[key]
+    path = build_pdf(doc, tmp_path / "doc.pdf", font)
+    rows = extract_file(path)
+    assert comparable(rows) == expected(doc)
+    assert rows["location"].str.contains("page").all()
+    tables = [b for b in READER.read(path) if isinstance(b, Table)]
+    assert len(tables) == len(doc["projects"]), "a table cut by a page break is joined again"
+    assert any(len(set(t.row_pages)) > 1 for t in tables), "the fixture should continue a table on the next page"
+
+
+def test_header_repeated_on_each_page(documents, font, tmp_path):
+    doc = documents["002"]
+    path = build_pdf(doc, tmp_path / "doc.pdf", font, repeat_header=True)
+    assert comparable(extract_file(path)) == expected(doc)
+    assert spans_pages(path)
+
+
+def test_blocks_in_reading_order_with_pages(documents, font, tmp_path):
+    doc = dict(documents["004"], projects=documents["004"]["projects"][:2])
+    blocks = READER.read(build_pdf(doc, tmp_path / "doc.pdf", font))
+    texts = [b.text for b in blocks if isinstance(b, Paragraph)]
+    assert texts[0] == f"{doc['department']}{doc['year']}年部门预算项目绩效目标表"
+    assert texts[1] == f"1、{doc['projects'][0]['name']}绩效目标表"
+    assert not any(text.startswith("- ") for text in texts), "page numbers are dropped"
+    table = next(b for b in blocks if isinstance(b, Table))
+    assert table.page == 1 and len(table.row_pages) == len(table.rows)
+    assert table.rows[0][:3] == ["项目编码", doc["projects"][0]["code"], "项目名称"]
+    assert table.rows[0][4:] == ["", ""]  # colspan → ""
+
+
+def test_continued_table_keeps_row_pages(documents, font, tmp_path):
+    project = documents["002"]["projects"][0]
+    long = dict(project, rows=project["rows"] * 12)  # one project over two pages and more
+    doc = dict(documents["002"], projects=[long])
+    blocks = READER.read(build_pdf(doc, tmp_path / "long.pdf", font))
+    tables = [b for b in blocks if isinstance(b, Table)]
+    assert len(tables) == 1  # joined over its pages
+    table = tables[0]
+    assert len(table.rows) == 5 + len(long["rows"])
+    assert len(table.row_pages) == len(table.rows)
+    assert table.row_pages[0] == table.page == 1 and table.row_pages[-1] >= 3
+    assert table.row_pages == sorted(table.row_pages)
+
+
+def test_two_row_header_with_split_value(documents, font, tmp_path):
+    """指标值 over 指标性质 | 指标值 | 计量单位, the other header cells merged down two rows."""
+    doc = dict(documents["001"], projects=documents["001"]["projects"][:2])
+    pdf = new_pdf(font)
+    pdf.add_page()
+    pdf.multi_cell(0, 8, f"{doc['department']}{doc['year']}年部门预算项目绩效目标表", new_x="LMARGIN", new_y="NEXT")
+    split = re.compile(r"^(≥|≤|=|＝)?((?:0|[1-9]\d*)(?:\.\d+)?)(.*)$")
+    for project in doc["projects"]:
+        with pdf.table(col_widths=(20, 24, 34, 40, 14, 22, 16, 20), first_row_as_headings=False,
+                       text_align="LEFT", line_height=4.5, padding=1) as table:
+            row = table.row()
+            for text in ("项目编码", project["code"], "项目名称"):
+                row.cell(text)
+            row.cell(project["name"], colspan=3)
+            row.cell("预算数")
+            row.cell(f"{project['budget']:.2f}")
+            row = table.row()
+            for text in ("一级指标", "二级指标", "三级指标", "绩效指标描述"):
+                row.cell(text, rowspan=2)
+            row.cell("指标值", colspan=3)
+            row.cell("指标值确定依据", rowspan=2)
+            row = table.row()
+            for text in ("指标性质", "指标值", "计量单位"):
+                row.cell(text)
+            for source in project["rows"]:
+                match = split.match(source["value"])
+                parts = (match.group(1) or "", match.group(2), match.group(3)) if match else ("", source["value"], "")
+                row = table.row()
+                for text in (source["level1"], source["level2"], source["name"], source["description"], *parts,
+                             source["basis"]):
+                    row.cell(text)
+        pdf.ln(5)
+    pdf.output(str(tmp_path / "two.pdf"))
+    rows = extract_file(tmp_path / "two.pdf")
+    source = [row for project in doc["projects"] for row in project["rows"]]
+    assert [squash(v) for v in rows["value"]] == [squash(row["value"]) for row in source]
+    assert [squash(v) for v in rows["name"]] == [squash(row["name"]) for row in source]
+    assert rows["project_budget"].tolist() == [p["budget"] for p in doc["projects"] for _ in p["rows"]]
+    assert "指标性质" not in set(rows["value_op_raw"])
+
+
+# --------------------------------------------------------------------------- unusable PDFs
+
+
+def test_no_text_layer(font, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "scan.png"
+    Image.new("RGB", (400, 300), "white").save(image)
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.image(str(image), x=10, y=10, w=180)
+    pdf.output(str(tmp_path / "scan.pdf"))
+    with pytest.raises(InputError, match=r"no text layer \(scanned PDF\?\): run OCR first"):
+        extract_file(tmp_path / "scan.pdf")
+
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    for y in range(20, 200, 10):
+        pdf.line(10, y, 200, y)
+    pdf.rect(10, 20, 190, 180)
+    pdf.output(str(tmp_path / "lines.pdf"))
+    with pytest.raises(InputError, match="no text layer"):
+        extract_file(tmp_path / "lines.pdf")
+
+
+def test_encrypted(documents, font, tmp_path):
+    pdf = new_pdf(font)
+    pdf.set_encryption(owner_password="owner", user_password="secret")
+    pdf.add_page()
+    pdf.cell(text="加密文档")
+    pdf.output(str(tmp_path / "locked.pdf"))
+    with pytest.raises(InputError, match=r"encrypted PDF: cannot read \(password protected\)"):
+        extract_file(tmp_path / "locked.pdf")
+
+
+def test_random_bytes_and_truncated(documents, font, tmp_path):
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(os.urandom(2048))
+    with pytest.raises(InputError):
+        extract_file(junk)
+
+    fake = tmp_path / "fake.pdf"
+    fake.write_bytes(b"%PDF-1.7\n" + os.urandom(2048))
+    with pytest.raises(InputError, match="corrupt"):
+        extract_file(fake)
+
+    data = build_pdf(documents["004"], tmp_path / "full.pdf", font).read_bytes()
+    for fraction in (0.5, 0.9, 0.999):
+        cut = tmp_path / f"cut{fraction}.pdf"
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(InputError, match="corrupt"):
+            extract_file(cut)
+
+
+def test_no_indicator_table(font, tmp_path):
+    pdf = new_pdf(font)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "某某局2024年部门预算公开说明\n一、部门职责")
+    pdf.output(str(tmp_path / "text.pdf"))
+    blocks = READER.read(tmp_path / "text.pdf")
+    assert [b.text for b in blocks] == ["某某局2024年部门预算公开说明", "一、部门职责"]
+    with pytest.raises(InputError, match="no indicator table"):
+        extract_file(tmp_path / "text.pdf")
