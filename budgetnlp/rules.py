@@ -496,7 +496,8 @@ class RuleResult:
     """Per row: every rule's vote (-1 abstain, 0, 1), the reasons of rules that flag, the parsed value."""
 
     votes: pd.DataFrame
-    reasons: list[list[str]]
+    #: (reason, flag) of every rule that fired with vote 1, and of every consistency check (flag None)
+    reasons: list[list[tuple[str, str | None]]]
     parsed: list[NormalizedValue]
 
 
@@ -505,21 +506,21 @@ def apply_rules(rows: pd.DataFrame, corpus: CorpusStats | None = None) -> RuleRe
     corpus = corpus or CorpusStats.from_rows(rows)
     voting = [lf for lf in LABELING_FUNCTIONS if lf.flag]
     votes = np.full((len(rows), len(voting)), ABSTAIN, dtype=np.int8)
-    reasons: list[list[str]] = []
+    reasons: list[list[tuple[str, str | None]]] = []
     parsed_values: list[NormalizedValue] = []
     for i, record in enumerate(_records(rows)):
         parsed = parse_row_value(record)
         view = row_view(record, parsed, corpus)
-        fired: list[str] = []
+        fired: list[tuple[str, str | None]] = []
         for j, lf in enumerate(voting):
             reason = lf.fires(view)
             if reason:
                 votes[i, j] = lf.vote
                 if lf.vote == 1:
-                    fired.append(reason)
+                    fired.append((reason, lf.flag))
         for lf in LABELING_FUNCTIONS:
             if lf.flag is None and (reason := lf.fires(view)):
-                fired.append(reason)
+                fired.append((reason, None))
         reasons.append(fired)
         parsed_values.append(parsed)
     frame = pd.DataFrame(votes, columns=[lf.name for lf in voting], index=rows.index)

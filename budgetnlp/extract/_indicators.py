@@ -78,6 +78,7 @@ class _Project:
 class _Header:
     index: int
     columns: dict[str, int]  # field → column index
+    data_start: int = 0  # first row after the header (two-row headers take two)
 
 
 def _cell_field(cell: str) -> str | None:
@@ -92,21 +93,22 @@ def _find_header(rows: list[list[str]], start: int = 0) -> _Header | None:
             if name and name not in columns:
                 columns[name] = col
         if "name" in columns and ("value" in columns or "value_unit_raw" in columns):
-            _merge_subheader(rows, index, columns)
-            return _Header(index, columns)
+            two_rows = _merge_subheader(rows, index, columns)
+            return _Header(index, columns, index + (2 if two_rows else 1))
     return None
 
 
-def _merge_subheader(rows: list[list[str]], index: int, columns: dict[str, int]) -> None:
+def _merge_subheader(rows: list[list[str]], index: int, columns: dict[str, int]) -> bool:
     """A two-row header (指标值 over 指标性质 | 指标值 | 度量单位): let the second row refine the first."""
     if index + 1 >= len(rows):
-        return
+        return False
     sub = {col: _cell_field(cell) for col, cell in enumerate(rows[index + 1])}
     if sum(1 for name in sub.values() if name) < 2:
-        return
+        return False
     for col, name in sub.items():
         if name:
             columns[name] = col
+    return True
 
 
 def _is_label(cell: str) -> bool:
@@ -124,9 +126,12 @@ def _is_label(cell: str) -> bool:
     )
 
 
-def parse_budget(text: str) -> float | None:
-    """预算数 in 万元: '161.93万元' → 161.93, '1,200,000元' → 120.0, '100.00' → 100.0."""
+def parse_budget(text: str, label: str = "") -> float | None:
+    """预算数 in 万元: '161.93万元' → 161.93, '1,200,000元' → 120.0, '100.00' → 100.0;
+    a bare number takes the unit its label names ("预算数（元）")."""
     key = squash(text)
+    if not re.search(r"[元亿]", key) and re.search(r"\((?:亿)?元\)", squash(label)):
+        key += "亿元" if "亿" in squash(label) else "元"
     match = _NUMBER.search(key)
     if not match:
         return None
@@ -168,7 +173,7 @@ def _collect_context(rows: list[list[str]], project: _Project) -> None:
                     elif key in _CODE_LABELS and not project.code:
                         project.code = value
                     elif _BUDGET_LABEL.match(key) and project.budget is None:
-                        project.budget = parse_budget(value)
+                        project.budget = parse_budget(value, key)
                 continue
             if "资金用途" in key:
                 section = "fund_use"
@@ -211,7 +216,7 @@ def _row_fields(row: list[str], header: _Header) -> dict[str, str]:
 def _indicator_rows(table: Table, header: _Header, table_no: int):
     """Yield (row number, page, fields) for each indicator row, carrying merged level cells down."""
     level1 = level2 = ""
-    for index in range(header.index + 1, len(table.rows)):
+    for index in range(header.data_start, len(table.rows)):
         row = table.rows[index]
         if _find_header([row]) is not None:  # a header repeated after a page break
             continue
@@ -262,10 +267,13 @@ def _texts(blocks: list[Block]):
 
 
 def _heading_name(paragraph: str, previous: str) -> str:
+    """The project named by a heading "N、XXX绩效目标表" ('' for a document title such as
+    "XX局2024年部门预算项目绩效目标表", which names no project)."""
     match = _HEADING_TABLE.match(squash(paragraph))
     if not match:
         return ""
-    return match.group(1) or squash(previous)
+    name = match.group(1) or squash(previous)
+    return "" if re.search(r"\d{4}年度?(?:部门|单位)(?:预算|决算)", name) else name
 
 
 def make_row_id(doc_id: str, project: tuple[str, str], cells: tuple[str, ...], occurrence: int = 0) -> str:

@@ -1,0 +1,202 @@
+"""Models: train a backend on a labelled dataset, save it as a folder, load it, score rows.
+
+    Model ── backend (sklearn | transformer) ── corpus statistics ── meta (versions, data hash)
+
+Every backend gets the same per-row work (parsed values, rules, tokens: ``RowFeatures``) and
+returns flag probabilities, metric types and evidence; ``Model.predict`` turns that into the
+ScoredRow table (DESIGN.md) with thresholds, risk, reasons and rewrite suggestions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..config import TrainConfig
+from ..errors import ModelError
+from ..features import RowFeatures
+from ..rules import CorpusStats, row_view
+from ..schema import FLAGS, ROW_COLUMNS, SCORED_COLUMNS
+from ..suggest import suggest_rewrite
+from . import _artifact
+
+FLAG_NAMES = {"vague": "模糊", "boilerplate": "套话", "category_mismatch": "类别错配", "unmeasurable": "不可衡量"}
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@dataclass
+class Model:
+    name: str
+    version: str
+    backend: object
+    corpus: CorpusStats
+    config: dict
+    meta: dict = field(default_factory=dict)
+    folder: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return dict(self.backend.thresholds_)
+
+    def predict(self, rows: pd.DataFrame, corpus: CorpusStats | None = None) -> pd.DataFrame:
+        """Score rows: the row columns passed through, plus the ScoredRow columns and ``suggestion``."""
+        rows = _with_row_columns(rows)
+        corpus = self.corpus.merged(corpus) if corpus is not None else self.corpus
+        features = RowFeatures.compute(rows, corpus)
+        output = self.backend.predict(rows, features)
+        return self._assemble(rows, features, output, corpus)
+
+    def _assemble(self, rows, features: RowFeatures, output: dict, corpus) -> pd.DataFrame:
+        proba: pd.DataFrame = output["proba"]
+        scored = rows.copy()
+        for flag in FLAGS:
+            scored[f"p_{flag}"] = proba[flag].to_numpy().round(4)
+            scored[flag] = (proba[flag].to_numpy() >= self.backend.thresholds_[flag]).astype(int)
+        parsed = features.rules.parsed
+        override = self.config.get("metric_type_override", 0.95)
+        scored["metric_type"] = [
+            m if conf >= override and m != p.metric_type else p.metric_type
+            for p, m, conf in zip(parsed, output["metric"], output["metric_confidence"])
+        ]
+        scored["suggested_metric_type"] = output["suggested"]
+        for name in ("op", "number", "low", "high", "unit", "deadline", "issue"):
+            scored[f"value_{name}"] = [getattr(p, name) for p in parsed]
+        weights = self.config.get("risk_weights") or {f: 1.0 for f in FLAGS}
+        total = sum(weights.values())
+        scored["risk"] = (sum(proba[f].to_numpy() * weights.get(f, 0.0) for f in FLAGS) / total).round(4)
+        reasons, suggestions = [], []
+        records = rows.to_dict("records")
+        for i, record in enumerate(records):
+            flags = {f: int(scored[f].iat[i]) for f in FLAGS}
+            lines = [reason for reason, flag in features.rules.reasons[i] if flag is None or flags[flag]]
+            for flag in FLAGS:
+                if flags[flag]:
+                    words = "、".join(f"“{word}”" for word in output["evidence"][flag][i])
+                    line = f"模型判断为{FLAG_NAMES[flag]}（概率{proba[flag].iat[i]:.2f}）"
+                    lines.append(line + (f"，主要依据词语：{words}" if words else ""))
+            if output.get("category_issue") is not None and output["category_issue"][i]:
+                lines.append(f"类别模型认为“{record.get('name')}”不太像“{record.get('level2_norm') or record.get('level2')}”下的指标")
+            reasons.append(lines)
+            view = row_view(record, parsed[i], corpus)
+            suggestions.append(suggest_rewrite(view, flags, scored["suggested_metric_type"].iat[i]))
+        scored["reasons"] = reasons
+        scored["suggestion"] = suggestions
+        scored["model"] = self.label
+        extra = [c for c in scored.columns if c not in ROW_COLUMNS + SCORED_COLUMNS + ["suggestion"]]
+        return scored[ROW_COLUMNS + SCORED_COLUMNS + ["suggestion"] + extra]
+
+
+def _with_row_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("name", "value") if c not in rows.columns]
+    if missing:
+        raise ModelError(f"rows lack required column(s) {', '.join(missing)}")
+    rows = rows.reset_index(drop=True).copy()
+    for column in ROW_COLUMNS:
+        if column not in rows.columns:
+            rows[column] = None
+    for column in ("name", "value", "description", "basis", "level1", "level2", "project_name", "project_code"):
+        rows[column] = rows[column].fillna("").astype(str)
+    from ..schema import normalize_level1, normalize_level2
+
+    for raw, norm, func in (("level1", "level1_norm", normalize_level1), ("level2", "level2_norm", normalize_level2)):
+        empty = rows[norm].isna() | (rows[norm].astype(str) == "")
+        rows.loc[empty, norm] = rows.loc[empty, raw].map(func)
+    return rows
+
+
+# ---------------------------------------------------------------- training
+def _backend(config: TrainConfig):
+    if config.backend == "transformer":
+        from .transformer_backend import TransformerBackend
+
+        return TransformerBackend(config.to_dict())
+    from .sklearn_backend import SklearnBackend
+
+    return SklearnBackend(config.to_dict())
+
+
+def fit_model(frame: pd.DataFrame, config: TrainConfig, name: str = "model", corpus_rows: pd.DataFrame | None = None) -> Model:
+    """Fit a backend on labelled rows (gold + weak); corpus statistics come from ``corpus_rows``
+    (default: the training rows themselves)."""
+    np.random.seed(config.seed)
+    frame = _with_row_columns(frame)
+    corpus = CorpusStats.from_rows(corpus_rows if corpus_rows is not None else frame)
+    features = RowFeatures.compute(frame, corpus)
+    groups = frame["doc_id"].fillna("").astype(str).to_numpy()
+    backend = _backend(config).fit(frame, features, groups)
+    return Model(name=name, version="unsaved", backend=backend, corpus=corpus, config=config.to_dict())
+
+
+def save_model(model: Model, folder: str | Path, *, metrics: dict, meta: dict, card: str, force: bool = False) -> Model:
+    folder = _artifact.prepare_folder(Path(folder), force)
+    if hasattr(model.backend, "save"):
+        model.backend.save(folder)
+    else:
+        _artifact.save_estimator(model.backend, folder)
+    _artifact.save_corpus(folder, model.corpus)
+    version = _file_version(folder)
+    meta = {**meta, "name": folder.name, "version": version, "backend": model.config.get("backend", "sklearn"), "budgetnlp": __version__}
+    _artifact.write_meta(folder, meta, model.config, metrics, card)
+    model.name, model.version, model.meta, model.folder = folder.name, version, meta, folder
+    return model
+
+
+def _file_version(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix in {".skops", ".safetensors", ".json", ".parquet"} and path.name != "meta.json":
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- loading
+def resolve_model_path(model: str | Path) -> Path:
+    """'default' or a name → models/<name> (BUDGETNLP_MODELS, the repository's models/, ./models); else a path."""
+    path = Path(model)
+    if path.is_dir() or os.sep in str(model) or "/" in str(model):
+        return path
+    for base in (os.environ.get("BUDGETNLP_MODELS"), REPO_MODELS, Path.cwd() / "models"):
+        if base and (Path(base) / str(model)).is_dir():
+            return Path(base) / str(model)
+    return REPO_MODELS / str(model)
+
+
+def load_model(model: str | Path = "default") -> Model:
+    """Load a model folder; raises ModelError with the reason when it cannot be used."""
+    folder = resolve_model_path(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        meta = _artifact.read_meta(folder)
+    config = meta.get("config") or {}
+    import yaml
+
+    config_path = folder / "config.yaml"
+    if config_path.is_file():
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    if meta.get("backend") == "transformer":
+        from .transformer_backend import TransformerBackend
+
+        backend = TransformerBackend.load(folder, config)
+    else:
+        backend = _artifact.load_estimator(folder)
+    return Model(
+        name=meta.get("name", folder.name),
+        version=meta.get("version", "unknown"),
+        backend=backend,
+        corpus=_artifact.load_corpus(folder),
+        config=config,
+        meta=meta,
+        folder=folder,
+    )

@@ -1,0 +1,243 @@
+"""The default backend: calibrated logistic regressions over budgetnlp's features.
+
+- one calibrated classifier per flag, its decision threshold chosen by document-grouped
+  cross-validation;
+- multiclass models for suggested_metric_type and metric_type (the parser's metric type
+  stands unless this model is at least ``metric_type_override`` sure of another);
+- a self-supervised category model (text → level2_norm, no gold needed) whose out-of-fold
+  probabilities give confident-learning features: the self-confidence of the stated category
+  and whether it falls below that category's threshold (the mean self-confidence of the rows
+  filed under it), as in Northcutt et al.'s confident learning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+
+from .._text import squash
+from ..features import FeatureBuilder, RowFeatures
+from ..schema import FLAGS
+
+
+def _category_text(rows: pd.DataFrame) -> list[str]:
+    return [
+        f"{squash(n)}｜{squash(d)}｜{squash(v)}"
+        for n, d, v in zip(rows.get("name", ""), rows.get("description", ""), rows.get("value", ""))
+    ]
+
+
+def _folds(y: np.ndarray, groups: np.ndarray | None, n: int, seed: int):
+    """Grouped folds when there are several groups, else stratified ones; None when y cannot be split."""
+    counts = np.bincount(pd.factorize(y)[0])
+    if len(counts) < 2:
+        return None
+    if groups is not None and len(set(groups)) >= 2:
+        k = min(n, len(set(groups)))
+        return list(GroupKFold(n_splits=k).split(np.zeros(len(y)), y, groups))
+    k = min(n, counts.min())
+    if k < 2:
+        return None
+    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+class SklearnBackend:
+    """Fitted feature vocabulary + per-flag calibrated classifiers + type models + category model."""
+
+    name = "sklearn"
+
+    def __init__(self, config: dict) -> None:
+        self.config = dict(config)
+
+    # ------------------------------------------------------------ training
+    def _flag_estimator(self, y: np.ndarray):
+        c = self.config
+        base = LogisticRegression(C=c["c"], class_weight="balanced", max_iter=2000, solver="liblinear")
+        folds = _folds(y, None, c["calibration_folds"], c["seed"])
+        if folds is None:
+            return base
+        cv = StratifiedKFold(n_splits=len(folds), shuffle=True, random_state=c["seed"])
+        return CalibratedClassifierCV(base, method=c["calibration"], cv=cv)
+
+    def _fit_category_model(self, rows: pd.DataFrame) -> np.ndarray:
+        """Fit text → level2_norm on every row; return each row's out-of-fold self-confidence."""
+        labels = rows["level2_norm"].fillna("").astype(str).to_numpy()
+        text = _category_text(rows)
+        model = make_pipeline(
+            TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True),
+            LogisticRegression(C=5.0, max_iter=2000),
+        )
+        self.category_classes_: list[str] = []
+        self.category_thresholds_: dict[str, float] = {}
+        if len(set(labels)) < 2:
+            self.category_model_ = None
+            return np.ones(len(rows))
+        model.fit(text, labels)
+        self.category_model_ = model
+        self.category_classes_ = list(model.classes_)
+        folds = _folds(labels, None, 5, self.config["seed"])
+        if folds is None:
+            proba = model.predict_proba(text)
+        else:
+            proba = cross_val_predict(model, text, labels, cv=folds, method="predict_proba")
+        index = {label: i for i, label in enumerate(self.category_classes_)}
+        self_conf = np.array([proba[i, index[label]] for i, label in enumerate(labels)])
+        for label in self.category_classes_:
+            self.category_thresholds_[label] = float(self_conf[labels == label].mean())
+        return self_conf
+
+    def _category_features(self, rows: pd.DataFrame, self_conf: np.ndarray | None = None) -> sparse.csr_matrix:
+        labels = rows["level2_norm"].fillna("").astype(str).to_numpy() if "level2_norm" in rows else np.array([""] * len(rows))
+        if self_conf is None:
+            if self.category_model_ is None:
+                self_conf = np.ones(len(rows))
+            else:
+                proba = self.category_model_.predict_proba(_category_text(rows))
+                index = {label: i for i, label in enumerate(self.category_classes_)}
+                self_conf = np.array([proba[i, index[l]] if l in index else 0.0 for i, l in enumerate(labels)])
+        issue = np.array([conf < self.category_thresholds_.get(l, 0.0) for conf, l in zip(self_conf, labels)], dtype=float)
+        return sparse.csr_matrix(np.column_stack([self_conf, issue]))
+
+    def fit(self, frame: pd.DataFrame, features: RowFeatures, groups: np.ndarray | None = None) -> "SklearnBackend":
+        c = self.config
+        self.builder = FeatureBuilder(c["char_ngrams"], c["min_df"]).fit(features)
+        self_conf = self._fit_category_model(frame)
+        x = sparse.hstack([self.builder.transform(features), self._category_features(frame, self_conf)], format="csr")
+        self.flag_models_, self.thresholds_, self.cv_proba_, self.flag_columns_ = {}, {}, {}, {}
+        for flag in FLAGS:
+            y = frame[flag].astype(int).to_numpy()
+            columns = self._columns(flag, x.shape[1])
+            self.flag_columns_[flag] = columns
+            x_flag = self._flag_matrix(x, flag)
+            self.flag_models_[flag] = self._fit_flag(x_flag, y)
+            self.thresholds_[flag], self.cv_proba_[flag] = self._choose_threshold(x_flag, y, groups)
+        self.type_columns_ = self.builder.type_columns()
+        x_types = x[:, self.type_columns_]
+        self.suggested_model_ = self._fit_multiclass(x_types, frame["suggested_metric_type"].astype(str).to_numpy())
+        self.metric_model_ = self._fit_multiclass(x_types, frame["metric_type"].astype(str).to_numpy())
+        return self
+
+    def _columns(self, flag: str, width: int) -> np.ndarray:
+        columns = self.builder.flag_columns(flag, with_text=self.config["text_weight"] > 0)
+        if flag == "category_mismatch":  # the category model's two confident-learning columns
+            columns = np.concatenate([columns, [width - 2, width - 1]])
+        return columns
+
+    def _flag_matrix(self, x: sparse.csr_matrix, flag: str) -> sparse.csr_matrix:
+        """The flag's columns, text scaled down by ``text_weight`` so words refine the rules' verdict."""
+        columns = self.flag_columns_[flag]
+        scale = np.where(columns < self.builder.n_text, self.config["text_weight"], 1.0)
+        return x[:, columns] @ sparse.diags(scale)
+
+    def _fit_flag(self, x, y):
+        if len(set(y)) < 2:
+            return float(y[0]) if len(y) else 0.0  # a constant: nothing to learn
+        return self._flag_estimator(y).fit(x, y)
+
+    def _fit_multiclass(self, x, y):
+        if len(set(y)) < 2:
+            return str(y[0])
+        return LogisticRegression(C=self.config["c"] * 5, max_iter=3000).fit(x, y)
+
+    def _choose_threshold(self, x, y: np.ndarray, groups) -> tuple[float, list[float]]:
+        """The grid threshold with the best out-of-fold F1 (ties → the one nearest 0.5)."""
+        folds = _folds(y, groups, 5, self.config["seed"])
+        if folds is None:
+            return 0.5, []
+        proba = np.zeros(len(y))
+        for train, test in folds:
+            if len(set(y[train])) < 2:
+                proba[test] = y[train].mean()
+                continue
+            proba[test] = self._flag_estimator(y[train]).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+        best, best_f1 = 0.5, -1.0
+        for t in sorted(self.config["threshold_grid"], key=lambda t: abs(t - 0.5)):
+            pred = proba >= t
+            tp = float((pred & (y == 1)).sum())
+            f1 = 2 * tp / max(pred.sum() + (y == 1).sum(), 1)
+            # move away from 0.5 only for a clear gain: with few documents the out-of-fold
+            # F1 curve is noisy, and a threshold fitted to its wiggles does not carry over
+            if f1 > best_f1 + (self.config["threshold_margin"] if best_f1 >= 0 else 0):
+                best, best_f1 = t, f1
+        return float(best), proba.tolist()
+
+    # ------------------------------------------------------------ predicting
+    def matrix(self, rows: pd.DataFrame, features: RowFeatures) -> sparse.csr_matrix:
+        return sparse.hstack([self.builder.transform(features), self._category_features(rows)], format="csr")
+
+    def predict(self, rows: pd.DataFrame, features: RowFeatures) -> dict:
+        """Flag probabilities, model metric types (with confidence) and the text evidence per flag."""
+        x = self.matrix(rows, features)
+        proba = {}
+        for flag in FLAGS:
+            model = self.flag_models_[flag]
+            proba[flag] = np.full(x.shape[0], model) if isinstance(model, float) else model.predict_proba(self._flag_matrix(x, flag))[:, 1]
+        out = {"proba": pd.DataFrame(proba, index=rows.index)}
+        x_types = x[:, self.type_columns_]
+        for key, model in (("suggested", self.suggested_model_), ("metric", self.metric_model_)):
+            if isinstance(model, str):
+                out[key] = [model] * x.shape[0]
+                out[f"{key}_confidence"] = np.ones(x.shape[0])
+            else:
+                p = model.predict_proba(x_types)
+                out[key] = list(model.classes_[p.argmax(axis=1)])
+                out[f"{key}_confidence"] = p.max(axis=1)
+        out["evidence"] = self._evidence(x)
+        out["category_issue"] = np.asarray(x[:, -1].todense()).ravel() > 0
+        return out
+
+    def _coefficients(self, flag: str, width: int) -> np.ndarray | None:
+        """The flag model's coefficients spread over all columns (0 where the model does not look)."""
+        model = self.flag_models_[flag]
+        if isinstance(model, float):
+            return None
+        if isinstance(model, CalibratedClassifierCV):
+            coef = np.mean([c.estimator.coef_[0] for c in model.calibrated_classifiers_], axis=0)
+        else:
+            coef = model.coef_[0]
+        columns = self.flag_columns_[flag]
+        full = np.zeros(width)
+        full[columns] = coef * np.where(columns < self.builder.n_text, self.config["text_weight"], 1.0)
+        return full
+
+    def _evidence(self, x: sparse.csr_matrix) -> dict[str, list[list[str]]]:
+        """Per flag and row, the words of the name, value and description that pushed the
+        decision up most (coefficient × feature value), function words and repeats left out."""
+        names = self.builder.feature_names()
+        explainable = np.array([_explainable(name) for name in names] + [""] * (x.shape[1] - len(names)), dtype=object)
+        k = self.config["explain_tokens"]
+        out = {}
+        for flag in FLAGS:
+            coef = self._coefficients(flag, x.shape[1])
+            rows_evidence = []
+            for i in range(x.shape[0]):
+                words: list[str] = []
+                if coef is not None:
+                    row = x.getrow(i)
+                    weights = row.data * coef[row.indices]
+                    for j in row.indices[np.argsort(-weights)]:
+                        word = explainable[j]
+                        if coef[j] * x[i, j] <= 0 or len(words) == k:
+                            break
+                        if word and word not in words:
+                            words.append(word)
+                rows_evidence.append(words)
+            out[flag] = rows_evidence
+        return out
+
+
+_FUNCTION_WORDS = set("的了和与及或对在为是把被等个年月日")
+
+
+def _explainable(feature_name: str) -> str:
+    """The reader-facing word of a text feature ('n:满意度' → 满意度), '' for features not worth naming."""
+    prefix, _, word = feature_name.partition(":")
+    if prefix not in {"n", "v", "d"} or not word or all(ch in _FUNCTION_WORDS for ch in word):
+        return ""
+    return word

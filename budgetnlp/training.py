@@ -1,0 +1,112 @@
+"""``budgetnlp train``: dataset folder → model folder with cross-validated metrics and a model card."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from .config import TrainConfig, load_config
+from .dataset import build_dataset, data_hash, load_dataset_frame
+from .errors import ModelError
+from .evaluate import cross_validate, summary_table
+from .models import REPO_MODELS, Model, _artifact, fit_model, load_model, save_model
+from .schema import FLAGS
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO / "training" / "configs" / "default.yaml"
+
+KNOWN_LIMITS = """\
+- Trained and cross-validated on very few documents (the bundled samples: three disclosures from
+  Hebei in 2020, 2023 and 2024). Figures come from leave-one-document-out cross-validation and
+  will move as annotations from more units and provinces arrive.
+- The labeling functions were written by reading these same samples and LABELS.md; the rules-only
+  figures are therefore optimistic on them. The classifier leans on the rules' votes, so its
+  cross-validated figures share that optimism.
+- Text features are down-weighted (``text_weight``) because with so few documents words do not
+  transfer from one unit's vocabulary to another's.
+- category_mismatch positives are rare (about one row in nine); its probabilities are the least stable.
+"""
+
+
+def model_card(name: str, meta: dict, config: TrainConfig, metrics: dict, thresholds: dict) -> str:
+    lines = [
+        f"# Model card: {name}",
+        "",
+        "Decides, for each indicator row of a 项目绩效目标表, the four flags of LABELS.md (vague,",
+        "boilerplate, category_mismatch, unmeasurable) with calibrated probabilities, the metric type",
+        "and the suggested metric type, and explains each decision.",
+        "",
+        "## Data",
+        "",
+        f"- data hash: `{meta['data_hash']}`",
+        f"- rows: {meta['rows']} (" + ", ".join(f"{k} {v}" for k, v in meta["rows_by_label_source"].items()) + ")",
+        f"- documents: {meta['documents']}",
+        "",
+        "## Training",
+        "",
+        f"- backend: {config.backend}; seed {config.seed}; C {config.c}; calibration {config.calibration};"
+        f" text weight {config.text_weight}",
+        "- decision thresholds (chosen by document-grouped cross-validation): "
+        + ", ".join(f"{f} {thresholds[f]:.2f}" for f in FLAGS),
+        "",
+        "## Cross-validated metrics (leave one document out)",
+        "",
+        summary_table(metrics) if metrics.get("model") else "not computed (fewer than two documents with gold rows)",
+        "",
+        "## Library versions",
+        "",
+        *(f"- {k} {v}" for k, v in _artifact.library_versions().items()),
+        "",
+        "## Known limits",
+        "",
+        KNOWN_LIMITS,
+    ]
+    return "\n".join(lines)
+
+
+def train(frame: pd.DataFrame, config: TrainConfig, out: str | Path, *, force: bool = False,
+          baselines: bool = True) -> Model:
+    """Cross-validate (grouped by document), fit on everything, save the folder."""
+    gold_docs = frame.loc[frame["label_source"] == "gold", "doc_id"].nunique()
+    systems = ("model", "rules", "tfidf_lr") if baselines else ("model",)
+    metrics = cross_validate(frame, config, systems=systems) if gold_docs >= 2 else {}
+    model = fit_model(frame, config, name=Path(out).name)
+    meta = {
+        "data_hash": data_hash(frame),
+        "rows": len(frame),
+        "rows_by_label_source": {k: int(v) for k, v in frame["label_source"].value_counts().items()},
+        "documents": int(frame["doc_id"].nunique()),
+        "thresholds": model.thresholds,
+    }
+    card = model_card(Path(out).name, meta, config, metrics, model.thresholds)
+    return save_model(model, out, metrics=metrics, meta=meta, card=card, force=force)
+
+
+def train_from_folder(data: str | Path, config_path: str | Path | None, out: str | Path, *, force: bool = False,
+                      **overrides) -> Model:
+    config = load_config(config_path or DEFAULT_CONFIG, **overrides)
+    return train(load_dataset_frame(data), config, out, force=force)
+
+
+def rebuild_default_model(folder: Path | None = None) -> Model:
+    """Rebuild models/default from the bundled data/ (samples + annotations): seconds."""
+    from .extract import extract
+
+    rows = extract([REPO / "data" / "samples"]).rows
+    frame = build_dataset(rows, [REPO / "data" / "annotations"])
+    return train(frame, load_config(DEFAULT_CONFIG), folder or REPO_MODELS / "default", force=True, baselines=False)
+
+
+def load_or_rebuild(model: str | Path = "default", say=print) -> Model:
+    """Load a model; the default one is rebuilt from data/ when it cannot be loaded (e.g. new library versions)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_model(model)
+    except ModelError as error:
+        if str(model) != "default":
+            raise
+        say(f"budgetnlp: the default model cannot be loaded ({error}); rebuilding it from data/ …")
+        return rebuild_default_model()
