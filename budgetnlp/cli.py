@@ -77,6 +77,90 @@ def extract(
         raise typer.Exit(2)
 
 
+@app.command()
+def normalize(
+    text: str = typer.Argument(..., help="A written 指标值, e.g. \"≥90%\"."),
+    name: Optional[str] = typer.Option(None, "--name", help="The 三级指标 name (helps unit checks)."),
+    level2: Optional[str] = typer.Option(None, "--level2", help="The 二级指标."),
+    year: Optional[int] = typer.Option(None, "--year", help="Budget year, for deadlines such as 年底前."),
+) -> None:
+    """Parse one value into op, number, unit, metric type, deadline and issue (JSON)."""
+    from .normalize import parse_value
+
+    typer.echo(json.dumps(parse_value(text, name=name, level2=level2, year=year).to_dict(), ensure_ascii=False))
+
+
+dataset_app = typer.Typer(help="Build the labelled dataset.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("build")
+def dataset_build(
+    rows: Optional[Path] = typer.Option(None, "--rows", help="Row table from `budgetnlp extract` (default: extract data/samples)."),
+    annotations: List[Path] = typer.Option([], "--annotations", help="Annotation files or folders (default: data/annotations)."),
+    out: Path = typer.Option(Path("data/processed"), "-o", "--out", help="Output folder."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the document-grouped splits and the label model."),
+) -> None:
+    """Join annotations to rows, weak-label the rest, save a DatasetDict with grouped splits."""
+    from .dataset import build_dataset, save_dataset
+    from .extract import extract as run_extract
+    from .io import read_table
+    from .training import REPO
+
+    frame = read_table(rows) if rows else run_extract([REPO / "data" / "samples"]).rows
+    frame = build_dataset(frame, annotations or [REPO / "data" / "annotations"], seed=seed)
+    save_dataset(frame, out, seed=seed)
+    counts = frame["label_source"].value_counts().to_dict()
+    typer.echo(f"{len(frame)} rows ({', '.join(f'{k} {v}' for k, v in counts.items())}) → {out}", err=True)
+
+
+@app.command()
+def train(
+    out: Path = typer.Option(..., "-o", "--out", help="Model folder, e.g. models/NAME."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (default training/configs/default.yaml)."),
+    data: Path = typer.Option(Path("data/processed"), "--data", help="Dataset folder from `budgetnlp dataset build`."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="sklearn (default) or transformer."),
+    model_path: Optional[Path] = typer.Option(None, "--model-path", help="Local Hugging Face encoder folder (transformer backend)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing model folder."),
+) -> None:
+    """Train a model; save it with skops, its config, metrics.json and MODEL_CARD.md."""
+    from .training import train_from_folder
+
+    model = train_from_folder(
+        data, config, out, force=force, backend=backend, model_path=str(model_path) if model_path else None
+    )
+    typer.echo(f"model {model.label} → {out}", err=True)
+
+
+@app.command()
+def evaluate(
+    model: Optional[Path] = typer.Option(None, "--model", help="Model folder whose config to evaluate (default: training/configs/default.yaml)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder (default: build from data/samples + data/annotations)."),
+    out: Path = typer.Option(Path("evaluation/results"), "--out", help="Where cv_results.json and cv_summary.md go."),
+    curve: bool = typer.Option(True, "--learning-curve/--no-learning-curve", help="Also compute the learning curve."),
+) -> None:
+    """Leave-one-document-out cross-validation on the gold rows, against two baselines."""
+    from .config import load_config
+    from .dataset import build_dataset, load_dataset_frame
+    from .evaluate import cross_validate, learning_curve, summary_table, write_results
+    from .extract import extract as run_extract
+    from .training import DEFAULT_CONFIG, REPO
+
+    config_path = (model / "config.yaml") if model else DEFAULT_CONFIG
+    cfg = load_config(config_path)
+    if data:
+        frame = load_dataset_frame(data)
+    else:
+        frame = build_dataset(run_extract([REPO / "data" / "samples"]).rows, [REPO / "data" / "annotations"], seed=cfg.seed)
+    results = cross_validate(frame, cfg)
+    points = learning_curve(frame, cfg) if curve else None
+    write_results(results, points, out)
+    typer.echo(summary_table(results))
+    if points:
+        typer.echo("\nlearning curve (training fraction → macro-F1): " + ", ".join(f"{p['fraction']:.2f} → {p['macro_f1']:.3f}" for p in points))
+    typer.echo(f"results → {out}", err=True)
+
+
 def main() -> None:
     """Console entry point: usage errors exit 1, domain errors print one line, no tracebacks."""
     try:

@@ -239,8 +239,10 @@ def build_dataset(rows: pd.DataFrame, annotation_sources, seed: int = 0) -> pd.D
 
 def save_dataset(frame: pd.DataFrame, out: str | Path, seed: int = 0) -> Path:
     """Save as a DatasetDict (save_to_disk), a Parquet file per split and a dataset card."""
+    import datasets
     from datasets import Dataset, DatasetDict
 
+    datasets.disable_progress_bars()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frame = frame.copy()
