@@ -161,6 +161,43 @@ def evaluate(
     typer.echo(f"results → {out}", err=True)
 
 
+@app.command()
+def score(
+    inputs: List[Path] = typer.Argument(..., help="Disclosures (any supported format) or row tables (.csv/.jsonl/.parquet); files or folders."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder for scored.csv/.parquet/.xlsx, report.html, summary.json, errors.csv."),
+    model: str = typer.Option("default", "--model", help="Model name under models/ or a model folder."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local processes for extraction and scoring."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address tcp://HOST:PORT (the [dist] extra)."),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Skip documents already scored with the same model."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Score cache (default ~/.cache/budgetnlp/scores or $BUDGETNLP_CACHE)."),
+    report_rows: int = typer.Option(100_000, "--report-rows", min=1, help="Rows shown in scored.xlsx and report.html (the weakest first)."),
+) -> None:
+    """Score a year's disclosures: flags, probabilities, reasons and suggestions, with reports."""
+    from ._progress import progress
+    from .extract import iter_files
+    from .scoring import score as run_score
+    from .training import load_or_rebuild
+
+    load_or_rebuild(model, say=lambda message: typer.echo(message, err=True))  # rebuild a broken default once, up front
+    total = sum(1 for _ in iter_files(inputs))
+    with progress(total, "score") as advance:
+
+        def report(rows: int, error) -> None:
+            if error is not None:
+                typer.echo(f"budgetnlp: {error}", err=True)
+            advance(rows)
+
+        run = run_score(inputs, out, model, workers=workers, scheduler=scheduler, cache=cache,
+                        cache_dir=cache_dir, report_rows=report_rows, progress=report)
+    typer.echo(
+        f"{run.rows} rows from {run.documents} of {total} inputs ({run.cached} from cache) → {out}"
+        + (f"; {len(run.errors)} errors → {out / 'errors.csv'}" if run.errors else ""),
+        err=True,
+    )
+    if run.documents == 0:
+        raise typer.Exit(2)
+
+
 def main() -> None:
     """Console entry point: usage errors exit 1, domain errors print one line, no tracebacks."""
     try:

@@ -420,6 +420,8 @@ def spend_plan_incomplete(v: RowView) -> str | None:
     values = [float(m) for m in re.findall(r":(\d+(?:\.\d+)?)", v.spend_plan)]
     if not values:
         return None
+    if v.budget and values[-1] != 100 and abs(values[-1] - v.budget) <= 0.01 * v.budget + 0.005:
+        return f"资金支出计划（%）填的是金额（年底{values[-1]:g}万元＝预算数），不是百分比"
     if max(values) > 100:
         return f"资金支出计划（%）中出现{max(values):g}，超过100%，可能误填了金额"
     if values[-1] < 100:

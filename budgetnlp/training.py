@@ -78,6 +78,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, out: str | Path, *, force: b
         "rows": len(frame),
         "rows_by_label_source": {k: int(v) for k, v in frame["label_source"].value_counts().items()},
         "documents": int(frame["doc_id"].nunique()),
+        "document_ids": sorted(frame["doc_id"].dropna().astype(str).unique()),
         "thresholds": model.thresholds,
     }
     card = model_card(Path(out).name, meta, config, metrics, model.thresholds)

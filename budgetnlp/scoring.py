@@ -1,0 +1,312 @@
+"""Batch scoring: disclosures (or row tables) in, scored tables and reports out.
+
+Documents stream through one at a time: each is extracted, scored with the model and its own
+rows (plus the model's training-corpus statistics), appended to scored.csv / scored.parquet,
+and forgotten. The reports are built afterwards from the Parquet file (a few columns for the
+totals; the weakest rows for the HTML and Excel views), so memory stays bounded on a national
+year. Work runs in this process, in N local processes, or on a Dask cluster, always yielding
+results in input order, so every way of running gives the same files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import BudgetNLPError, InputError
+from .extract import extract_file, iter_files
+from .io import TABLE_SUFFIXES, read_table
+from .schema import FLAGS, REQUIRED_COLUMNS, ROW_COLUMNS, SCORED_COLUMNS
+
+#: extra columns the readers may add; always present in the output so every chunk has one schema
+KNOWN_EXTRAS = ["spend_plan", "value_op_raw", "value_number_raw", "value_unit_raw"]
+_FLOAT_COLUMNS = {"project_budget", "value_number", "value_low", "value_high", "risk", *(f"p_{f}" for f in FLAGS)}
+_INT_COLUMNS = {"year", *FLAGS}
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("BUDGETNLP_CACHE") or Path.home() / ".cache" / "budgetnlp" / "scores")
+
+
+# ---------------------------------------------------------------- one unit of work
+@dataclass
+class Unit:
+    """One input: a document, or a row table already extracted."""
+
+    path: str
+    is_table: bool
+
+
+@dataclass
+class UnitResult:
+    path: str
+    rows: pd.DataFrame | None = None
+    error: InputError | None = None
+    cached: bool = False
+
+
+@lru_cache(maxsize=4)
+def _model(model_ref: str):
+    """One loaded model per process (workers load it once, then score many documents)."""
+    from .training import load_or_rebuild
+
+    return load_or_rebuild(model_ref, say=lambda message: None)
+
+
+def _read_unit(unit: Unit) -> pd.DataFrame:
+    if not unit.is_table:
+        return extract_file(unit.path)
+    frame = read_table(unit.path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(unit.path, f"row table lacks required column(s): {', '.join(missing)}")
+    if "source_path" not in frame.columns or frame["source_path"].isna().all():
+        frame["source_path"] = unit.path
+    return frame
+
+
+def score_unit(unit: Unit, model_ref: str, cache_dir: str | None) -> UnitResult:
+    """Extract and score one input; errors become the result, never an exception."""
+    try:
+        data = Path(unit.path).read_bytes()
+    except OSError as exc:
+        return UnitResult(unit.path, error=InputError(unit.path, f"cannot read ({exc.strerror or exc})"))
+    try:
+        model = _model(model_ref)
+        cache_file = None
+        if cache_dir:
+            digest = hashlib.sha256(data).hexdigest()[:24]
+            cache_file = Path(cache_dir) / model.version / f"{digest}.parquet"
+            if cache_file.is_file():
+                cached = pd.read_parquet(cache_file)
+                cached["source_path"] = unit.path
+                return UnitResult(unit.path, rows=cached, cached=True)
+        rows = _read_unit(unit)
+        scored = model.predict(rows, corpus=_own_corpus(rows, model))
+        scored["reasons"] = scored["reasons"].map("\n".join)
+        scored = conform(scored)
+        if cache_file is not None:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            scored.to_parquet(tmp, index=False)
+            os.replace(tmp, cache_file)
+        return UnitResult(unit.path, rows=scored)
+    except InputError as error:
+        return UnitResult(unit.path, error=error)
+    except BudgetNLPError as error:
+        return UnitResult(unit.path, error=InputError(unit.path, str(error)))
+
+
+def _own_corpus(rows: pd.DataFrame, model):
+    """The document's own repetition evidence, unless the model was trained on this very document."""
+    from .rules import CorpusStats
+
+    trained_on = set(model.meta.get("document_ids") or [])
+    docs = set(rows["doc_id"].dropna().astype(str)) if "doc_id" in rows else set()
+    if docs and docs <= trained_on:
+        return None
+    return CorpusStats.from_rows(rows)
+
+
+def conform(scored: pd.DataFrame, extras: list[str] | None = None) -> pd.DataFrame:
+    """The output columns in a fixed order and dtype, so every chunk shares one Parquet schema."""
+    columns = ROW_COLUMNS + SCORED_COLUMNS + ["suggestion"] + KNOWN_EXTRAS + [c for c in (extras or []) if c not in KNOWN_EXTRAS]
+    out = scored.reindex(columns=columns)
+    for column in columns:
+        if column in _FLOAT_COLUMNS:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+        elif column in _INT_COLUMNS:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
+        else:
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+            out[column] = out[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    return out
+
+
+# ---------------------------------------------------------------- running the units
+def _units(inputs) -> list[Unit]:
+    return [Unit(str(p), p.suffix.lower() in TABLE_SUFFIXES) for p in iter_files(inputs)]
+
+
+def _table_extras(units: list[Unit]) -> list[str]:
+    """Extra columns of row-table inputs, read from their headers up front (one output schema)."""
+    extras: list[str] = []
+    for unit in units:
+        if unit.is_table:
+            try:
+                columns = list(read_table(unit.path).columns)
+            except InputError:
+                continue
+            extras += [c for c in columns if c not in ROW_COLUMNS + SCORED_COLUMNS + ["suggestion"] + extras]
+    return extras
+
+
+def _run_local(units, model_ref, cache_dir, workers) -> Iterator[UnitResult]:
+    if workers <= 1:
+        for unit in units:
+            yield score_unit(unit, model_ref, cache_dir)
+        return
+    import multiprocessing as mp
+    from functools import partial
+
+    context = mp.get_context("spawn")
+    with context.Pool(workers, initializer=_model, initargs=(model_ref,)) as pool:
+        yield from pool.imap(partial(score_unit, model_ref=model_ref, cache_dir=cache_dir), units, chunksize=4)
+
+
+def _run_dask(units, model_ref, cache_dir, scheduler) -> Iterator[UnitResult]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise BudgetNLPError("--scheduler needs the [dist] extra: pip install 'budgetnlp[dist]'") from None
+    client = scheduler if hasattr(scheduler, "submit") else Client(scheduler)
+    try:
+        window = max(8, 4 * sum(client.nthreads().values()))
+        pending: list = []
+        for unit in units:  # a bounded window of futures, gathered in input order
+            pending.append(client.submit(score_unit, unit, model_ref, cache_dir, pure=False))
+            if len(pending) >= window:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+@dataclass
+class _Writers:
+    out: Path
+    schema: pa.Schema | None = None
+    parquet: pq.ParquetWriter | None = None
+    csv_started: bool = False
+    rows: int = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False, schema=self.schema)
+        if self.parquet is None:
+            self.schema = table.schema
+            self.parquet = pq.ParquetWriter(self.out / "scored.parquet", self.schema)
+        self.parquet.write_table(table)
+        frame.to_csv(
+            self.out / "scored.csv",
+            mode="a" if self.csv_started else "w",
+            header=not self.csv_started,
+            index=False,
+            encoding="utf-8" if self.csv_started else "utf-8-sig",
+        )
+        self.csv_started = True
+        self.rows += len(frame)
+
+    def close(self, empty: pd.DataFrame) -> None:
+        if self.parquet is None:
+            self.write(empty)
+        self.parquet.close()
+
+
+@dataclass
+class ScoreRun:
+    """What a scoring run did: counts, inputs, errors; written as summary.json."""
+
+    out: Path
+    inputs: list[str]
+    model: dict
+    documents: int = 0
+    cached: int = 0
+    rows: int = 0
+    errors: list[InputError] = field(default_factory=list)
+
+
+def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, scheduler=None,
+          cache: bool = True, cache_dir: str | Path | None = None, report_rows: int = 100_000,
+          progress=None) -> ScoreRun:
+    """Score every input into ``out``; an input that cannot be used is recorded, never stops the batch."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = _model(str(model))
+    units = _units(inputs)
+    extras = _table_extras(units)
+    cache_path = str(cache_dir or default_cache_dir()) if cache else None
+    run = ScoreRun(out, [str(p) for p in inputs], {"name": loaded.name, "version": loaded.version,
+                                                    "metrics": _headline(loaded.meta, loaded.folder)})
+    writers = _Writers(out)
+    results = _run_dask(units, str(model), cache_path, scheduler) if scheduler else _run_local(units, str(model), cache_path, workers)
+    for result in results:
+        if result.error is not None:
+            run.errors.append(result.error)
+            if progress:
+                progress(0, result.error)
+            continue
+        frame = conform(result.rows, extras)
+        writers.write(frame)
+        run.documents += 1
+        run.cached += int(result.cached)
+        if progress:
+            progress(len(frame), None)
+    writers.close(conform(pd.DataFrame(columns=ROW_COLUMNS), extras))
+    run.rows = writers.rows
+    _write_errors(run)
+    _write_reports(run, report_rows)
+    return run
+
+
+def _headline(meta: dict, folder: Path | None) -> dict:
+    """The model's cross-validated headline figures, for the summary and the review app."""
+    if folder is None or not (folder / "metrics.json").is_file():
+        return {}
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    model = metrics.get("model") or {}
+    flags = model.get("flags") or {}
+    return {
+        "macro_f1": flags.get("macro_f1"),
+        **{f"{f}_f1": (flags.get(f) or {}).get("f1") for f in FLAGS},
+        "metric_type_accuracy": (model.get("metric_type") or {}).get("accuracy"),
+        "suggested_metric_type_accuracy": (model.get("suggested_metric_type") or {}).get("accuracy"),
+    }
+
+
+def _write_errors(run: ScoreRun) -> None:
+    from .io import errors_frame
+
+    errors_frame(run.errors).to_csv(run.out / "errors.csv", index=False, encoding="utf-8-sig")
+
+
+_SUMMARY_COLUMNS = ["doc_id", "source_path", "department", "year", "project_code", "project_name", *FLAGS,
+                    "metric_type", "suggested_metric_type", "risk"]
+
+
+def _write_reports(run: ScoreRun, report_rows: int) -> None:
+    """summary.json from a few columns of the whole run; xlsx and html from the weakest rows."""
+    from .report import summarize, write_reports
+
+    path = run.out / "scored.parquet"
+    slim = pd.read_parquet(path, columns=_SUMMARY_COLUMNS)
+    stats = summarize(slim)
+    summary = {
+        **stats,
+        "model": run.model,
+        "inputs": run.inputs,
+        "documents_scored": run.documents,
+        "documents_from_cache": run.cached,
+        "errors": [{"path": e.path, "reason": e.reason} for e in run.errors],
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if len(slim) > report_rows:
+        cut = slim["risk"].nlargest(report_rows).min()
+        shown = pd.read_parquet(path, filters=[("risk", ">=", cut)]).nlargest(report_rows, "risk", keep="first")
+        summary["report_rows_shown"] = int(len(shown))
+    else:
+        shown = pd.read_parquet(path)
+    shown["reasons"] = shown["reasons"].fillna("").map(lambda text: [r for r in text.split("\n") if r])
+    (run.out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    write_reports(shown, summary, run.out)
