@@ -38,8 +38,15 @@ class RowFeatures:
     def compute(cls, rows: pd.DataFrame, corpus: CorpusStats) -> "RowFeatures":
         rules = apply_rules(rows, corpus)
         records = rows.to_dict("records")
+        vote_names = list(rules.votes.columns)
+        votes = rules.votes.to_numpy()
+        flag_index = {flag: [vote_names.index(n) for n in names] for flag, names in _RULES_BY_FLAG.items()}
+        summaries = {
+            flag: ((votes[:, idx] == 1).sum(axis=1).astype(float), (votes[:, idx] == 0).sum(axis=1).astype(float))
+            for flag, idx in flag_index.items()
+        }
         tokens, chars, dense, suggested = [], [], [], []
-        for record, parsed, (_, votes) in zip(records, rules.parsed, rules.votes.iterrows()):
+        for i, (record, parsed) in enumerate(zip(records, rules.parsed)):
             view = row_view(record, parsed, corpus)
             tokens.append(field_tokens({**record, "level2": record.get("level2_norm") or record.get("level2")}))
             chars.append(f"{view.name}｜{view.value}")
@@ -60,15 +67,12 @@ class RowFeatures:
                 "overlap_project": _overlap(view.name + view.value, view.project),
                 "overlap_context": _overlap(view.name + view.description + view.value, view.context),
             }
-            for name, vote in votes.items():
-                if vote != ABSTAIN:
-                    features[f"rule:{name}"] = 1.0
-            for flag, names in _RULES_BY_FLAG.items():
-                own = votes[names].to_numpy()
-                positive, negative = float((own == 1).sum()), float((own == 0).sum())
-                features[f"votes:{flag}:positive"] = positive
-                features[f"votes:{flag}:negative"] = negative
-                features[f"votes:{flag}:margin"] = positive - negative
+            for j in np.flatnonzero(votes[i] != ABSTAIN):
+                features[f"rule:{vote_names[j]}"] = 1.0
+            for flag, (positive, negative) in summaries.items():
+                features[f"votes:{flag}:positive"] = positive[i]
+                features[f"votes:{flag}:negative"] = negative[i]
+                features[f"votes:{flag}:margin"] = positive[i] - negative[i]
             dense.append(features)
         return cls(rules, tokens, chars, dense, suggested)
 

@@ -77,19 +77,23 @@ class Model:
         scored["risk"] = (sum(proba[f].to_numpy() * weights.get(f, 0.0) for f in FLAGS) / total).round(4)
         reasons, suggestions = [], []
         records = rows.to_dict("records")
+        decided = {f: scored[f].to_numpy() for f in FLAGS}
+        probability = {f: proba[f].to_numpy() for f in FLAGS}
+        category_issue = output.get("category_issue")
         for i, record in enumerate(records):
-            flags = {f: int(scored[f].iat[i]) for f in FLAGS}
+            flags = {f: int(decided[f][i]) for f in FLAGS}
             lines = [reason for reason, flag in features.rules.reasons[i] if flag is None or flags[flag]]
             for flag in FLAGS:
                 if flags[flag]:
                     words = "、".join(f"“{word}”" for word in output["evidence"][flag][i])
-                    line = f"模型判断为{FLAG_NAMES[flag]}（概率{proba[flag].iat[i]:.2f}）"
+                    line = f"模型判断为{FLAG_NAMES[flag]}（概率{probability[flag][i]:.2f}）"
                     lines.append(line + (f"，主要依据词语：{words}" if words else ""))
-            if output.get("category_issue") is not None and output["category_issue"][i]:
-                lines.append(f"类别模型认为“{record.get('name')}”不太像“{record.get('level2_norm') or record.get('level2')}”下的指标")
+            if flags["category_mismatch"] and category_issue is not None and category_issue[i]:
+                level2 = record.get("level2_norm") or record.get("level2")
+                lines.append(f"类别模型认为“{record.get('name')}”不太像“{level2}”下的指标")
             reasons.append(lines)
             view = row_view(record, parsed[i], corpus)
-            suggestions.append(suggest_rewrite(view, flags, scored["suggested_metric_type"].iat[i]))
+            suggestions.append(suggest_rewrite(view, flags, output["suggested"][i]))
         scored["reasons"] = reasons
         scored["suggestion"] = suggestions
         scored["model"] = self.label

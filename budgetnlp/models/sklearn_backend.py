@@ -219,12 +219,13 @@ class SklearnBackend:
             for i in range(x.shape[0]):
                 words: list[str] = []
                 if coef is not None:
-                    row = x.getrow(i)
-                    weights = row.data * coef[row.indices]
-                    for j in row.indices[np.argsort(-weights)]:
-                        word = explainable[j]
-                        if coef[j] * x[i, j] <= 0 or len(words) == k:
+                    start, end = x.indptr[i], x.indptr[i + 1]
+                    columns = x.indices[start:end]
+                    weights = x.data[start:end] * coef[columns]
+                    for j in np.argsort(-weights):
+                        if weights[j] <= 0 or len(words) == k:
                             break
+                        word = explainable[columns[j]]
                         if word and word not in words:
                             words.append(word)
                 rows_evidence.append(words)
