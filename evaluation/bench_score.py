@@ -1,0 +1,118 @@
+"""Scoring speed and memory on a corpus of ≥10,000 documents.
+
+Builds the corpus from the bundled samples, each copy under a new name and with its project
+names and numbers varied (so no cache entry can serve another copy), then prints, in one run:
+documents/s and rows/s end to end (text dump → scored files) on one process and on all cores,
+with the score cache off and on, peak memory, and the ratio of scoring time to plain jieba
+tokenization of the same text (the floor).
+
+    python evaluation/bench_score.py [--docs 10000] [--single-docs 1000] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+_NUMBER = re.compile(r"(?<=[=＝≥≤])(\d+)")
+
+
+def vary(text: str, index: int) -> str:
+    """A distinct document: project names suffixed, target numbers shifted, by the copy's index."""
+    text = re.sub(r"(\t项目名称\n\t)([^\n]+)", lambda m: f"{m.group(1)}{m.group(2)}（{index}）", text)
+    return _NUMBER.sub(lambda m: str(int(m.group(1)) + index % 97), text)
+
+
+def build_corpus(folder: Path, docs: int) -> int:
+    samples = [(p.name, p.read_text(encoding="utf-8")) for p in sorted(SAMPLES.glob("*.txt"))]
+    size = 0
+    for index in range(docs):
+        name, text = samples[index % len(samples)]
+        body = vary(text, index)
+        (folder / f"unit{index:05d}_{name}").write_text(body, encoding="utf-8")
+        size += len(body.encode("utf-8"))
+    return size
+
+
+def timed_score(inputs, out: Path, workers: int, cache_dir: Path | None) -> tuple[float, int, int]:
+    from budgetnlp.scoring import score
+
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    run = score(inputs, out, "default", workers=workers, cache=cache_dir is not None, cache_dir=cache_dir,
+                report_rows=20_000)
+    return time.perf_counter() - start, run.documents, run.rows
+
+
+def tokenization_floor(files: list[Path]) -> float:
+    """Seconds for plain jieba (its default tokenizer, as a user would call it) over the same texts."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    start = time.perf_counter()
+    for path in files:
+        jieba.lcut(path.read_text(encoding="utf-8"))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=10_000, help="corpus size (all-core runs use all of it)")
+    parser.add_argument("--single-docs", type=int, default=1_000, help="documents for the one-process runs")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    from budgetnlp.training import load_or_rebuild
+
+    load_or_rebuild("default")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        corpus = tmp / "corpus"
+        corpus.mkdir()
+        size = build_corpus(corpus, args.docs)
+        files = sorted(corpus.iterdir())
+        single = tmp / "single"
+        single.mkdir()
+        for path in files[: args.single_docs]:
+            os.link(path, single / path.name)
+        print(f"corpus: {args.docs} documents, {size / 1e6:.1f} MB of text; one-process runs on {args.single_docs}")
+        results = []
+        cache = tmp / "cache"
+        for label, inputs, workers, cache_dir in (
+            ("1 process, cache off", [single], 1, None),
+            (f"{args.workers} processes, cache off", [corpus], args.workers, None),
+            (f"{args.workers} processes, cache filling", [corpus], args.workers, cache),
+            (f"{args.workers} processes, cache on (re-run)", [corpus], args.workers, cache),
+            ("1 process, cache on (re-run)", [single], 1, cache),
+        ):
+            seconds, documents, rows = timed_score(inputs, tmp / "out", workers, cache_dir)
+            results.append((label, documents, rows, seconds))
+            print(f"{label:38s} {documents:6d} docs {rows:8d} rows {seconds:8.1f} s  "
+                  f"{documents / seconds:7.1f} docs/s {rows / seconds:8.0f} rows/s", flush=True)
+        floor = tokenization_floor(files[: args.single_docs])
+        one = results[0]
+        many = results[1]
+        per_core = many[2] / many[3] / args.workers
+        print()
+        print(f"rows/s per core, cache off: 1 process {one[2] / one[3]:.0f}; {args.workers} processes {per_core:.0f}")
+        print(f"speed-up on {args.workers} cores: {(many[2] / many[3]) / (one[2] / one[3]):.2f}x")
+        print(f"plain jieba over the same {args.single_docs} texts: {floor:.1f} s; "
+              f"end-to-end scoring / tokenization = {one[3] / floor:.2f}")
+        self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"peak memory: main process {self_mb:.0f} MB, largest worker {child_mb:.0f} MB")
+        pd.DataFrame(results, columns=["run", "documents", "rows", "seconds"]).to_csv(
+            Path(__file__).parent / "results" / "bench_score.csv", index=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""report.py: summary figures, scored.xlsx and the self-contained report.html (also in a real browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from budgetnlp.errors import InputError
+from budgetnlp.extract import extract_file
+from budgetnlp.normalize import parse_value
+from budgetnlp.report import (
+    FLAG_LABELS,
+    project_anchor,
+    render_html,
+    summarize,
+    write_reports,
+)
+from budgetnlp.schema import FLAGS, ROW_COLUMNS, SCORED_COLUMNS
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "004_8fe8d81b6e5c8740.txt"
+CHROMIUM = Path("/usr/bin/chromium")
+ODD_DEPARTMENT = "测试[单位]:财政*局?/预算\\科——一个名称特别长、超过三十一个字符的预算单位用于检查工作表名"
+XSS_NAME = '<script>alert(1)</script> & "引号"'
+ODD_TEXT = "  前后空格 ]]> \x07控制符 😀 "  # edge spaces, CDATA end, a control character, a non-BMP character
+SUMMARY_FACTS = {
+    "model": {"name": "default", "version": "0.1.0+abc123"},
+    "inputs": ["data/samples/004_8fe8d81b6e5c8740.txt", "in/第二份.pdf"],
+    "errors": [
+        {"path": "in/坏文件<1>.pdf", "reason": "无法读取：文件损坏 & 加密"},
+        {"path": "=HYPERLINK(\"x\")", "reason": "=1+1"},  # never a formula in the workbook
+    ],
+    "created_at": "2024-05-06T07:08:09+08:00",
+}
+
+
+def scored_frame(copies: int = 1, seed: int = 7) -> pd.DataFrame:
+    """The sample's rows under three departments (one with an unusable sheet name, one unnamed),
+    with made-up flags, probabilities, reasons and suggestions; row 0 carries markup."""
+    base = extract_file(SAMPLE)
+    second = base.assign(department=ODD_DEPARTMENT, doc_id="doc-second", source_path="in/第二份.pdf")
+    third = base.head(3).assign(department="", doc_id="doc-third", source_path="in/第三份.html")
+    one = pd.concat([base, second, third], ignore_index=True)
+    parsed = [parse_value(v, n, l2, y).to_dict() for v, n, l2, y in zip(one.value, one.name, one.level2, one.year)]
+    for key in ["op", "number", "low", "high", "unit", "deadline", "issue"]:
+        one[f"value_{key}"] = [p[key] for p in parsed]
+    one["metric_type"] = [p["metric_type"] for p in parsed]
+    parts = []
+    for k in range(copies):
+        part = one.copy()
+        if k:
+            part["doc_id"] = part["doc_id"] + f"-{k}"
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    for flag in FLAGS:
+        frame[f"p_{flag}"] = rng.random(n)
+        frame[flag] = (frame[f"p_{flag}"] > 0.55).astype(int)
+    frame.loc[1, [*FLAGS]] = 0  # one clean row
+    frame.loc[1, [f"p_{f}" for f in FLAGS]] = 0.05
+    frame["risk"] = frame[[f"p_{f}" for f in FLAGS]].max(axis=1)
+    frame["suggested_metric_type"] = rng.choice(["percent", "count", "amount", "time", "grade"], n)
+    frame["reasons"] = [
+        [f"{FLAG_LABELS[f]}：示例原因{i}" for f in FLAGS if row[f]]
+        for i, row in enumerate(frame[FLAGS].to_dict("records"))
+    ]
+    frame["suggestion"] = ["写明服务对象，如“<受益群体>满意度 ≥90%”" if any(r) else "" for r in frame["reasons"]]
+    frame["model"] = "default@0.1.0+abc123"
+    frame.loc[0, ["name", "value"]] = [XSS_NAME, "=78人"]
+    frame.loc[0, [*FLAGS]] = [1, 1, 0, 1]
+    frame.loc[0, "risk"] = 0.999
+    frame.at[0, "reasons"] = ["含有 <b>标签</b> & 符号"]
+    frame.loc[0, "suggestion"] = "≤78万元 <建议> & 说明"
+    frame.loc[0, ["value_op", "value_number", "value_unit", "value_issue"]] = ["=", 78.0, "人", "none"]
+    frame.loc[2, "name"] = ODD_TEXT
+    return frame
+
+
+@pytest.fixture(scope="module")
+def scored() -> pd.DataFrame:
+    return scored_frame()
+
+
+@pytest.fixture(scope="module")
+def reports(scored, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    summary = {**SUMMARY_FACTS, **summarize(scored)}
+    write_reports(scored, summary, out)
+    return out
+
+
+# --------------------------------------------------------------------------- summarize
+def test_summarize_counts_and_is_plain_json(scored):
+    summary = summarize(scored)
+    assert json.loads(json.dumps(summary)) == summary
+    assert summary["rows"] == len(scored) == 57
+    assert summary["documents"] == 3
+    assert summary["departments"] == 3
+    assert summary["projects"] == 9 + 9 + 1
+    flagged = int((scored[FLAGS].sum(axis=1) > 0).sum())
+    assert summary["flagged_rows"] == flagged
+    assert summary["flagged_rate"] == round(flagged / 57, 4)
+    for flag in FLAGS:
+        assert summary["flags"][flag]["count"] == int(scored[flag].sum())
+        assert summary["flags"][flag]["label"] == FLAG_LABELS[flag]
+    assert sum(b["count"] for b in summary["risk_histogram"]) == 57
+    assert [b["label"] for b in summary["risk_histogram"]][:2] == ["0.0-0.1", "0.1-0.2"]
+    assert summary["risk_histogram"][-1]["label"] == "0.9-1.0"
+    assert sum(summary["metric_types"].values()) == 57
+    assert [d["department"] for d in summary["by_department"]] == [
+        scored.department[0],
+        ODD_DEPARTMENT,
+        "（未注明单位）",
+    ]
+    assert sum(d["rows"] for d in summary["by_department"]) == 57
+    assert sum(p["rows"] for p in summary["by_project"]) == 57
+    first = summary["by_project"][0]
+    assert first["anchor"] == project_anchor(
+        scored.doc_id[0], scored.department[0], scored.project_code[0], scored.project_name[0]
+    )
+    assert first["vague_rate"] == round(first["vague"] / first["rows"], 4)
+
+
+def test_summarize_rejects_a_frame_without_flags():
+    with pytest.raises(InputError, match="missing scored columns: .*risk"):
+        summarize(pd.DataFrame({"name": ["x"], "value": ["1"], **{f: [0] for f in FLAGS}}))
+
+
+def test_reports_accept_csv_style_columns_and_an_empty_table(tmp_path, scored):
+    as_csv = scored.head(5).astype(str)  # what read_table gives back from scored.csv
+    as_csv["reasons"] = [json.dumps(r, ensure_ascii=False) for r in scored.head(5)["reasons"]]
+    html = render_html(as_csv, SUMMARY_FACTS)
+    assert "示例原因" in html and "含有 &lt;b&gt;标签&lt;/b&gt; &amp; 符号" in html
+    empty = pd.DataFrame(columns=[*ROW_COLUMNS, *SCORED_COLUMNS, "suggestion"])
+    write_reports(empty, {}, tmp_path)
+    assert summarize(empty)["rows"] == 0
+    assert "未发现带问题标记的指标" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert openpyxl.load_workbook(tmp_path / "scored.xlsx").sheetnames == ["评分结果", "汇总"]
+
+
+# --------------------------------------------------------------------------- scored.xlsx
+def test_xlsx_sheets_headers_filter_and_fills(reports, scored):
+    wb = openpyxl.load_workbook(reports / "scored.xlsx")
+    ws = wb["评分结果"]
+    assert ws.freeze_panes == "F3"
+    assert ws.auto_filter.ref.startswith("A2:")
+    assert ws.auto_filter.ref.endswith(str(len(scored) + 2))
+    cn = [c.value for c in ws[1]]
+    en = [c.value for c in ws[2]]
+    assert set(FLAGS + SCORED_COLUMNS + ["suggestion", "name", "department"]) <= set(en)
+    assert cn[en.index("name")] == "三级指标" and cn[en.index("vague")] == "模糊"
+    assert "spend_plan" in en  # unknown extra columns are carried
+    assert ws.max_row == len(scored) + 2
+
+    col = {name: i for i, name in enumerate(en)}
+    row0 = list(ws.iter_rows(min_row=3, max_row=3))[0]
+    assert row0[col["name"]].value == XSS_NAME
+    assert row0[col["value"]].value == "=78人" and row0[col["value"]].data_type == "s"  # text, not a formula
+    assert row0[col["reasons"]].value == "含有 <b>标签</b> & 符号"
+    assert row0[col["reasons"]].alignment.wrap_text
+    for i, row in enumerate(ws.iter_rows(min_row=3)):
+        for flag in FLAGS:
+            cell = row[col[flag]]
+            assert cell.value == scored[flag].iloc[i]
+            assert (cell.fill.fgColor.rgb == "00FFC7CE") == (cell.value == 1)
+        assert row[col["risk"]].value == round(scored["risk"].iloc[i], 3)
+        assert row[col["value"]].value == scored["value"].iloc[i]
+        assert row[col["department"]].value == (scored["department"].iloc[i] or None)
+        if i != 2:
+            assert row[col["name"]].value == scored["name"].iloc[i]
+    assert ws.cell(row=5, column=col["name"] + 1).value == ODD_TEXT.replace("\x07", "")
+    scales = {str(cf.sqref).split(":")[0][:-1] for cf in ws.conditional_formatting if cf.rules[0].type == "colorScale"}
+    letters = {openpyxl.utils.get_column_letter(col[c] + 1) for c in ["risk", *[f"p_{f}" for f in FLAGS]]}
+    assert letters <= scales
+
+    summary = summarize(scored)
+    assert wb.sheetnames[:2] == ["评分结果", "汇总"]
+    dept_sheets = wb.sheetnames[2:]
+    assert len(dept_sheets) == 3 == len(set(s.casefold() for s in dept_sheets))
+    for title in dept_sheets:
+        assert len(title) <= 31 and not re.search(r"[\[\]:*?/\\]", title)
+    assert dept_sheets[0] == scored.department[0]
+    assert dept_sheets[1].startswith("测试单位财政局预算科")
+    odd = wb[dept_sheets[1]]
+    assert odd["A1"].value == ODD_DEPARTMENT
+    assert odd.freeze_panes == "C5"
+    projects = [r for r in odd.iter_rows(min_row=5, values_only=True) if r[0] or r[1]]
+    assert len(projects) == 9
+    assert [p[1] for p in projects] == [p["project_name"] for p in summary["by_project"][9:18]]
+
+    overview = {r[0]: r[1:] for r in wb["汇总"].iter_rows(values_only=True) if r and r[0]}
+    assert overview["指标数（三级指标）"][0] == 57
+    assert overview["有问题的指标"][0] == summary["flagged_rows"]
+    assert overview["模糊"][1] == summary["flags"]["vague"]["count"]
+    injected = [c for r in wb["汇总"].iter_rows() for c in r if isinstance(c.value, str) and c.value.startswith("=")]
+    assert [c.value for c in injected] == ['=HYPERLINK("x")', "=1+1"]
+    assert all(c.data_type == "s" for c in injected)
+    links = [c.hyperlink.location for r in wb["汇总"].iter_rows() for c in r if c.hyperlink]
+    assert links == [f"'{title}'!A1" for title in dept_sheets]
+
+
+# --------------------------------------------------------------------------- report.html
+def test_html_content_is_complete_escaped_and_self_contained(reports, scored):
+    html = (reports / "report.html").read_text(encoding="utf-8")
+    summary = summarize(scored)
+    assert "<title>绩效目标质量审查报告</title>" in html
+    assert re.search(r"<th>指标数（三级指标）</th><td class=\"n\">57</td>", html)
+    assert re.search(rf"<th>有问题的指标</th><td class=\"n\">{summary['flagged_rows']}</td>", html)
+    for flag in FLAGS:
+        item = summary["flags"][flag]
+        assert f'{item["label"]}</span></td>' in html
+        assert f'<td class="n">{item["count"]}</td><td class="n">{item["rate"] * 100:.1f}%</td>' in html
+    assert html.count("<svg ") == 3
+    for chart in ["chart-flags", "chart-types", "chart-risk"]:
+        svg = re.search(rf'<svg id="{chart}".*?</svg>', html).group(0)
+        assert "<title" in svg and "<text" in svg and "<rect" in svg
+
+    anchors = [p["anchor"] for p in summary["by_project"]]
+    assert len(set(anchors)) == 19 and all(re.fullmatch(r"project-[0-9a-f]{12}", a) for a in anchors)
+    for anchor in anchors:
+        assert html.count(f'id="{anchor}"') == 1
+        assert f'href="#{anchor}"' in html
+    for target in set(re.findall(r'href="#([^"]+)"', html)):
+        assert html.count(f'id="{target}"') == 1, target
+
+    # every document string is escaped; the page has no script and references nothing outside itself
+    assert "<script" not in html.lower() and "alert(1)</" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;引号&quot;" in html
+    assert "含有 &lt;b&gt;标签&lt;/b&gt; &amp; 符号" in html and "≤78万元 &lt;建议&gt; &amp; 说明" in html
+    assert "in/坏文件&lt;1&gt;.pdf" in html and "文件损坏 &amp; 加密" in html
+    for needle in ["http://", "https://", "src=", "url(", "@import", "//cdn", "<link", "<img", "<iframe"]:
+        assert needle not in html.lower(), needle
+
+    # weakest first: the markup row has the highest risk
+    weakest = re.search(r'<table class="rows" id="weakest-table">.*?</table>', html, re.S).group(0)
+    first_row = re.search(r"<tbody><tr>(.*?)</tr>", weakest, re.S).group(1)
+    assert "&lt;script&gt;" in first_row and "=78人" in first_row and "1.00" in first_row
+    assert "百分比" in html or "数量" in html
+    assert "default" in html and "0.1.0+abc123" in html and "2024-05-06T07:08:09+08:00" in html
+
+
+def test_a_subset_of_rows_with_the_whole_runs_figures(tmp_path, scored):
+    """The batch scorer passes summarize() of the whole run and only the highest-risk rows."""
+    summary = {**SUMMARY_FACTS, **summarize(scored)}
+    top = scored.nlargest(10, "risk", keep="first")
+    write_reports(top, summary, tmp_path)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert re.search(r"<th>指标数（三级指标）</th><td class=\"n\">57</td>", html)  # whole run
+    assert "本页列出 10 条指标（全部 57 条中风险最高的部分）" in html
+    shown = {project_anchor(*k) for k in zip(top.doc_id, top.department, top.project_code, top.project_name)}
+    assert html.count('<section class="project"') == len(shown) < summary["projects"]
+    table = re.search(r'id="project-table">.*?</table>', html, re.S).group(0)
+    assert table.count("<tr><td>") == summary["projects"]  # every project is in the table …
+    assert set(re.findall(r'href="#([^"]+)"', table)) == shown  # … linked only where its rows are on the page
+    for target in set(re.findall(r'href="#([^"]+)"', html)):
+        assert f'id="{target}"' in html, target
+    wb = openpyxl.load_workbook(tmp_path / "scored.xlsx")
+    assert wb["评分结果"].max_row == 12
+    assert sum(1 for r in wb[wb.sheetnames[3]].iter_rows(min_row=5, values_only=True) if r[1]) == 9
+    with pytest.raises(InputError, match="figures incomplete"):
+        write_reports(top, {**summary, "by_project": [{"anchor": "x"}]}, tmp_path)
+
+
+def test_html_caps_the_weakest_list(scored):
+    html = render_html(scored, SUMMARY_FACTS, top_rows=5)
+    weakest = re.search(r'id="weakest-table">.*?</table>', html, re.S).group(0)
+    assert weakest.count("<tr") == 6  # header + 5
+    flagged = int((scored[FLAGS].sum(axis=1) > 0).sum())
+    assert f"另有 {flagged - 5} 条未列出" in html
+
+
+# --------------------------------------------------------------------------- in a browser
+def test_report_renders_offline_in_chromium(reports):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser test needs Debian's Chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the [test] extra installs it
+        pytest.fail("playwright is missing: pip install 'budgetnlp[test]'")
+    url = (reports / "report.html").resolve().as_uri()
+    requests, errors = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url, wait_until="load")
+            assert page.title() == "绩效目标质量审查报告"
+            for selector in ["#totals", "#flag-totals", "#department-table", "#project-table", "#weakest-table"]:
+                box = page.locator(selector).bounding_box()
+                assert page.locator(selector).is_visible() and box and box["width"] > 0 and box["height"] > 0, selector
+            for chart in ["#chart-flags", "#chart-types", "#chart-risk"]:
+                box = page.locator(chart).bounding_box()
+                assert box and box["width"] > 200 and box["height"] > 100, chart
+                assert page.locator(f"{chart} rect").count() >= 5
+            assert page.locator("#details table.rows").count() == 19
+            link = page.locator("#project-table a").first
+            target = link.get_attribute("href")
+            link.click()
+            assert page.evaluate("location.hash") == target
+            assert page.locator(target).is_visible()
+            assert "<script>alert(1)</script>" in page.locator("#weakest-table").inner_text()
+        finally:
+            browser.close()
+    assert requests == [url], requests
+    assert errors == []
+
+
+# --------------------------------------------------------------------------- scale
+def test_twenty_thousand_rows_under_twenty_seconds(tmp_path):
+    big = scored_frame(copies=351)  # 351 × 57 = 20,007 rows, 6,669 projects
+    assert len(big) >= 20_000
+    start = time.perf_counter()
+    write_reports(big, {**SUMMARY_FACTS, **summarize(big)}, tmp_path)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 20, f"write_reports took {elapsed:.1f}s for {len(big)} rows"
+    assert (tmp_path / "scored.xlsx").stat().st_size > 1_000_000
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "另有" in html and html.count('<section class="project"') == summarize(big)["projects"]
+    shutil.rmtree(tmp_path, ignore_errors=True)
