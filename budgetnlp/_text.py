@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _WS = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
@@ -13,12 +14,24 @@ def nfkc(text: object) -> str:
     """NFKC-normalize (full-width ＝ ％ digits → ASCII); None/NaN become ''."""
     if text is None or (isinstance(text, float) and text != text):
         return ""
-    return unicodedata.normalize("NFKC", str(text))
+    return _nfkc(text if isinstance(text, str) else str(text))
 
 
 def squash(text: object) -> str:
     """NFKC without any whitespace: the key used to compare cells across sources."""
-    return _WS.sub("", nfkc(text))
+    if text is None or (isinstance(text, float) and text != text):
+        return ""
+    return _squash(text if isinstance(text, str) else str(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _nfkc(text: str) -> str:  # cells repeat a lot across rows and documents: cache them
+    return unicodedata.normalize("NFKC", text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _squash(text: str) -> str:
+    return _WS.sub("", _nfkc(text))
 
 
 def join_lines(text: str) -> str:

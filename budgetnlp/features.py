@@ -33,11 +33,12 @@ class RowFeatures:
     chars: list[str]
     dense: list[dict]
     suggested_by_rules: list[str]
+    records: list[dict]
 
     @classmethod
     def compute(cls, rows: pd.DataFrame, corpus: CorpusStats) -> "RowFeatures":
-        rules = apply_rules(rows, corpus)
         records = rows.to_dict("records")
+        rules = apply_rules(rows, corpus, records)
         vote_names = list(rules.votes.columns)
         votes = rules.votes.to_numpy()
         flag_index = {flag: [vote_names.index(n) for n in names] for flag, names in _RULES_BY_FLAG.items()}
@@ -74,7 +75,7 @@ class RowFeatures:
                 features[f"votes:{flag}:negative"] = negative[i]
                 features[f"votes:{flag}:margin"] = positive[i] - negative[i]
             dense.append(features)
-        return cls(rules, tokens, chars, dense, suggested)
+        return cls(rules, tokens, chars, dense, suggested, records)
 
 
 def _overlap(text: str, context: str) -> float:

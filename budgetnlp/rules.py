@@ -503,14 +503,16 @@ class RuleResult:
     parsed: list[NormalizedValue]
 
 
-def apply_rules(rows: pd.DataFrame, corpus: CorpusStats | None = None) -> RuleResult:
-    """Run every registered rule on every row; ``corpus`` defaults to the rows themselves."""
+def apply_rules(rows: pd.DataFrame, corpus: CorpusStats | None = None, records: list[dict] | None = None) -> RuleResult:
+    """Run every registered rule on every row; ``corpus`` defaults to the rows themselves.
+    ``records`` (rows.to_dict("records")) may be passed by a caller that already has them."""
     corpus = corpus or CorpusStats.from_rows(rows)
+    records = records if records is not None else _records(rows)
     voting = [lf for lf in LABELING_FUNCTIONS if lf.flag]
     votes = np.full((len(rows), len(voting)), ABSTAIN, dtype=np.int8)
     reasons: list[list[tuple[str, str | None]]] = []
     parsed_values: list[NormalizedValue] = []
-    for i, record in enumerate(_records(rows)):
+    for i, record in enumerate(records):
         parsed = parse_row_value(record)
         view = row_view(record, parsed, corpus)
         fired: list[tuple[str, str | None]] = []

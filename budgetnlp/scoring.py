@@ -128,8 +128,7 @@ def conform(scored: pd.DataFrame, extras: list[str] | None = None) -> pd.DataFra
         elif column in _INT_COLUMNS:
             out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
         else:
-            out[column] = out[column].astype(object).where(out[column].notna(), None)
-            out[column] = out[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+            out[column] = out[column].astype("string")
     return out
 
 
@@ -159,7 +158,8 @@ def _run_local(units, model_ref, cache_dir, workers) -> Iterator[UnitResult]:
     import multiprocessing as mp
     from functools import partial
 
-    context = mp.get_context("spawn")
+    # fork shares the parent's loaded model (copy-on-write); elsewhere each spawned worker loads it once
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with context.Pool(workers, initializer=_model, initargs=(model_ref,)) as pool:
         yield from pool.imap(partial(score_unit, model_ref=model_ref, cache_dir=cache_dir), units, chunksize=4)
 
@@ -247,7 +247,7 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
             if progress:
                 progress(0, result.error)
             continue
-        frame = conform(result.rows, extras)
+        frame = conform(result.rows, extras) if extras else result.rows
         writers.write(frame)
         run.documents += 1
         run.cached += int(result.cached)
@@ -307,6 +307,7 @@ def _write_reports(run: ScoreRun, report_rows: int) -> None:
         summary["report_rows_shown"] = int(len(shown))
     else:
         shown = pd.read_parquet(path)
-    shown["reasons"] = shown["reasons"].fillna("").map(lambda text: [r for r in text.split("\n") if r])
+    shown = shown.astype(object).where(shown.notna(), None)
+    shown["reasons"] = shown["reasons"].map(lambda text: [r for r in (text or "").split("\n") if r])
     (run.out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     write_reports(shown, summary, run.out)

@@ -40,9 +40,13 @@ def _tokenizer(pid: int):
 def tokenize(text: object) -> list[str]:
     """Tokens of NFKC text, whitespace and punctuation-only tokens dropped."""
     text = nfkc(text).strip()
-    if not text:
-        return []
-    return [t for t in _tokenizer(os.getpid()).lcut(text, HMM=False) if t.strip() and any(ch.isalnum() for ch in t)]
+    return list(_tokens(text, os.getpid())) if text else []
+
+
+@lru_cache(maxsize=1 << 16)
+def _tokens(text: str, pid: int) -> tuple[str, ...]:
+    """Segmentation of one string, cached: names, values and bases repeat across rows and documents."""
+    return tuple(t for t in _tokenizer(pid).lcut(text, HMM=False) if t.strip() and any(ch.isalnum() for ch in t))
 
 
 def tokenize_fields(row: dict) -> dict[str, list[str]]:

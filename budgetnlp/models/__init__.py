@@ -76,7 +76,7 @@ class Model:
         total = sum(weights.values())
         scored["risk"] = (sum(proba[f].to_numpy() * weights.get(f, 0.0) for f in FLAGS) / total).round(4)
         reasons, suggestions = [], []
-        records = rows.to_dict("records")
+        records = features.records
         decided = {f: scored[f].to_numpy() for f in FLAGS}
         probability = {f: proba[f].to_numpy() for f in FLAGS}
         category_issue = output.get("category_issue")

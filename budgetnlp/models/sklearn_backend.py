@@ -177,7 +177,7 @@ class SklearnBackend:
         proba = {}
         for flag in FLAGS:
             model = self.flag_models_[flag]
-            proba[flag] = np.full(x.shape[0], model) if isinstance(model, float) else model.predict_proba(self._flag_matrix(x, flag))[:, 1]
+            proba[flag] = np.full(x.shape[0], model) if isinstance(model, float) else _positive_proba(model, self._flag_matrix(x, flag))
         out = {"proba": pd.DataFrame(proba, index=rows.index)}
         x_types = x[:, self.type_columns_]
         for key, model in (("suggested", self.suggested_model_), ("metric", self.metric_model_)):
@@ -231,6 +231,23 @@ class SklearnBackend:
                 rows_evidence.append(words)
             out[flag] = rows_evidence
         return out
+
+
+def _positive_proba(model, x) -> np.ndarray:
+    """P(flag) without scikit-learn's per-call validation, which dominates on one document's rows:
+    the calibrated ensemble's mean of sigmoid(decision) for Platt-scaled logistic regressions,
+    predict_proba for anything else."""
+    if isinstance(model, CalibratedClassifierCV) and all(
+        len(c.calibrators) == 1 and hasattr(c.calibrators[0], "a_") and hasattr(c.estimator, "coef_")
+        for c in model.calibrated_classifiers_
+    ):
+        total = np.zeros(x.shape[0])
+        for c in model.calibrated_classifiers_:
+            decision = x @ c.estimator.coef_[0] + c.estimator.intercept_[0]
+            calibrator = c.calibrators[0]
+            total += 1.0 / (1.0 + np.exp(calibrator.a_ * decision + calibrator.b_))
+        return total / len(model.calibrated_classifiers_)
+    return model.predict_proba(x)[:, 1]
 
 
 _FUNCTION_WORDS = set("的了和与及或对在为是把被等个年月日")

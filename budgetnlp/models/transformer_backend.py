@@ -57,6 +57,8 @@ WEIGHT_DECAY = 0.01
 VALIDATION_FRACTION = 0.2
 #: fewer rows than this: no held-out split, every threshold stays 0.5
 MIN_ROWS_FOR_VALIDATION = 10
+#: up to this many documents every subset is tried for the held-out set, beyond it a greedy pick
+MAX_DOCS_EXHAUSTIVE = 12
 #: at most this many words of name + value are occluded per flagged row
 MAX_OCCLUDED_WORDS = 12
 
@@ -109,12 +111,15 @@ def check_encoder_dir(path: str | Path | None) -> Path:
 def _quiet_transformers(transformers):
     """Keep transformers' load reports (unused pooler/MLM weights, …) out of the user's terminal."""
     logging = transformers.utils.logging
-    level = logging.get_verbosity()
+    level, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
     logging.set_verbosity_error()
+    logging.disable_progress_bar()
     try:
         yield
     finally:
         logging.set_verbosity(level)
+        if bars:
+            logging.enable_progress_bar()
 
 
 def _load_encoder(folder: Path):
@@ -231,15 +236,25 @@ def _validation_mask(groups: np.ndarray | None, n: int, seed: int) -> np.ndarray
     rng = np.random.default_rng(seed)
     target = VALIDATION_FRACTION * n
     if groups is not None and len(set(groups)) >= 2:
-        docs, counts = np.unique(np.asarray(groups).astype(str), return_counts=True)
-        chosen, total = [], 0
-        for j in rng.permutation(len(docs)):
-            if abs(total + counts[j] - target) < abs(total - target) and total + counts[j] < n:
-                chosen.append(j)
-                total += counts[j]
-        if not chosen:
-            chosen = [int(np.argmin(counts))]
-        return np.isin(np.asarray(groups).astype(str), docs[chosen])
+        labels = np.asarray(groups).astype(str)
+        docs, counts = np.unique(labels, return_counts=True)
+        order = rng.permutation(len(docs))  # ties go to the first in this seeded order
+        if len(docs) <= MAX_DOCS_EXHAUSTIVE:  # the proper subset of documents closest to the target
+            best, best_gap = None, None
+            for bits in range(1, 2 ** len(docs) - 1):
+                chosen = [order[j] for j in range(len(docs)) if bits >> j & 1]
+                gap = abs(counts[chosen].sum() - target)
+                if best_gap is None or gap < best_gap - 1e-9:
+                    best, best_gap = chosen, gap
+            chosen = best
+        else:  # greedy in the seeded order: take a document when it brings the total closer
+            chosen, total = [], 0
+            for j in order:
+                if abs(total + counts[j] - target) < abs(total - target) and total + counts[j] < n:
+                    chosen.append(j)
+                    total += counts[j]
+            chosen = chosen or [int(np.argmin(counts))]
+        return np.isin(labels, docs[chosen])
     mask = np.zeros(n, dtype=bool)
     mask[rng.permutation(n)[: max(1, round(target))]] = True
     return mask
@@ -447,8 +462,10 @@ class TransformerBackend:
         folder = Path(folder)
         encoder_dir = folder / ENCODER_DIR
         encoder_dir.mkdir(parents=True, exist_ok=True)
-        self.net_.encoder.save_pretrained(str(encoder_dir))
-        self.tokenizer_.save_pretrained(str(encoder_dir))
+        _, transformers = _torch()
+        with _quiet_transformers(transformers):
+            self.net_.encoder.save_pretrained(str(encoder_dir))
+            self.tokenizer_.save_pretrained(str(encoder_dir))
         save_file(self.net_.heads_state(), str(folder / HEADS_FILE))
         meta = {
             "format": FORMAT,
