@@ -94,7 +94,6 @@ def score_unit(unit: Unit, model_ref: str, cache_dir: str | None) -> UnitResult:
         rows = _read_unit(unit)
         scored = model.predict(rows, corpus=_own_corpus(rows, model))
         scored["reasons"] = scored["reasons"].map("\n".join)
-        scored = conform(scored)
         if cache_file is not None:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
@@ -247,7 +246,7 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
             if progress:
                 progress(0, result.error)
             continue
-        frame = conform(result.rows, extras) if extras else result.rows
+        frame = conform(result.rows, extras)
         writers.write(frame)
         run.documents += 1
         run.cached += int(result.cached)

@@ -1,0 +1,148 @@
+"""End to end: `budgetnlp score` on the bundled samples, caches, workers, Dask, bad inputs, the report in a browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from budgetnlp.extract import extract
+from budgetnlp.schema import FLAGS, ROW_COLUMNS, SCORED_COLUMNS
+from budgetnlp.scoring import score
+
+from .browser import assert_report_renders
+from .helpers import SAMPLES
+
+OUTPUTS = ["scored.csv", "scored.parquet", "scored.xlsx", "report.html", "summary.json", "errors.csv"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """The samples plus a corrupt docx and an unrelated text file."""
+    folder = tmp_path_factory.mktemp("inputs")
+    for path in SAMPLES.glob("*.txt"):
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.docx").write_bytes(b"PK\x03\x04 this is not a real docx")
+    (folder / "minutes.txt").write_text("会议纪要：讨论食堂菜单。\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run(inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("scored")
+    cli = subprocess.run(
+        [sys.executable, "-c", "from budgetnlp.cli import main; main()", "score", str(inputs), "--out", str(out),
+         "--cache-dir", str(tmp_path_factory.mktemp("cache"))],
+        capture_output=True, text=True,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "Traceback" not in cli.stderr
+    return out, cli.stderr
+
+
+def test_all_outputs_and_row_counts(run):
+    out, _ = run
+    for name in OUTPUTS:
+        assert (out / name).is_file(), name
+    scored = pd.read_parquet(out / "scored.parquet")
+    assert len(scored) == len(extract([SAMPLES]).rows) == 278
+    assert list(scored.columns[: len(ROW_COLUMNS) + len(SCORED_COLUMNS)]) == ROW_COLUMNS + SCORED_COLUMNS
+    assert len(pd.read_csv(out / "scored.csv", encoding="utf-8-sig")) == 278
+    assert scored["risk"].between(0, 1).all()
+    for flag in FLAGS:
+        assert scored[f"p_{flag}"].between(0, 1).all()
+        assert set(scored[flag]) <= {0, 1}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["rows"] == 278 and summary["documents_scored"] == 3
+    assert summary["model"]["name"] == "default" and summary["model"]["version"]
+    assert scored["model"].eq(f"default@{summary['model']['version']}").all()
+
+
+def test_known_weak_rows_are_flagged(run):
+    scored = pd.read_parquet(run[0] / "scored.parquet")
+    doubled = scored[scored["value"].str.contains("9090%及以上")]
+    assert len(doubled) == 18 and doubled["unmeasurable"].eq(1).all()
+    assert doubled["value_issue"].eq("malformed").all() and doubled["value_number"].isna().all()
+    stability = scored[scored["value"] == "维护社会稳定"]
+    assert len(stability) >= 2
+    assert stability["boilerplate"].eq(1).all() and stability["vague"].eq(1).all()
+    reasons = stability["reasons"].iloc[0]
+    assert "套话" in reasons and "模糊" in reasons  # explained: rule text and model words
+    fine = scored[(scored["name"] == "享受资金人数") & (scored["value"] == "=78人")]
+    assert fine[FLAGS].eq(0).all().all()
+
+
+def test_suggestions_use_the_project_context(run):
+    scored = pd.read_parquet(run[0] / "scored.parquet")
+    placeholder = scored[(scored["name"] == "预算控制数") & (scored["value"] == "年度预算")].iloc[0]
+    assert placeholder["suggestion"].startswith(f"≤{placeholder['project_budget']:g}万元")
+    cost = scored[scored["value"] == "≤1400万元"].iloc[0]
+    assert "高于项目预算数500万元" in cost["reasons"]
+
+
+def test_bad_inputs_land_in_errors_csv(run):
+    out, stderr = run
+    errors = pd.read_csv(out / "errors.csv", encoding="utf-8-sig")
+    reasons = dict(zip(errors["path"].map(lambda p: p.rsplit("/", 1)[-1]), errors["reason"]))
+    assert set(reasons) == {"broken.docx", "minutes.txt"}
+    assert "corrupt docx" in reasons["broken.docx"] and "no indicator table" in reasons["minutes.txt"]
+    assert "broken.docx" in stderr
+
+
+def test_report_renders_offline(run):
+    def sections(page):
+        assert page.locator("section.project").count() == 44
+
+    assert_report_renders(run[0] / "report.html", sections)
+
+
+def _frame(out):
+    return pd.read_parquet(out / "scored.parquet").drop(columns=["source_path"])
+
+
+def test_cache_serves_a_rerun_with_identical_results(tmp_path):
+    cache = tmp_path / "cache"
+    first = score([SAMPLES], tmp_path / "a", cache_dir=cache)
+    second = score([SAMPLES], tmp_path / "b", cache_dir=cache)
+    assert (first.cached, second.cached) == (0, 3)
+    pd.testing.assert_frame_equal(_frame(tmp_path / "a"), _frame(tmp_path / "b"))
+
+
+def test_workers_and_dask_match_one_process(tmp_path):
+    pytest.importorskip("distributed", reason="the [dist] extra is needed for --scheduler")
+    from distributed import Client, LocalCluster
+
+    score([SAMPLES], tmp_path / "one", cache=False)
+    score([SAMPLES], tmp_path / "two", cache=False, workers=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            score([SAMPLES], tmp_path / "dask", cache=False, scheduler=cluster.scheduler_address)
+            assert client.run(lambda: 1)  # the cluster was really used
+    one = _frame(tmp_path / "one")
+    pd.testing.assert_frame_equal(one, _frame(tmp_path / "two"))
+    pd.testing.assert_frame_equal(one, _frame(tmp_path / "dask"))
+
+
+def test_row_tables_with_only_name_and_value(tmp_path):
+    table = tmp_path / "rows.csv"
+    pd.DataFrame(
+        {"name": ["对农村经济社会发展的贡献", "享受资金人数"], "value": ["成效明显", "=78人"], "my_note": ["a", "b"]}
+    ).to_csv(table, index=False, encoding="utf-8-sig")
+    run = score([table], tmp_path / "out", cache=False)
+    scored = pd.read_parquet(tmp_path / "out" / "scored.parquet")
+    assert run.rows == 2 and list(scored["my_note"]) == ["a", "b"]
+    assert scored.iloc[0]["vague"] == 1 and scored.iloc[1]["vague"] == 0
+
+
+def test_row_table_without_value_column_is_an_input_error(tmp_path):
+    table = tmp_path / "rows.csv"
+    pd.DataFrame({"name": ["x"]}).to_csv(table, index=False)
+    good = tmp_path / "good.txt"
+    shutil.copy(SAMPLES / "004_8fe8d81b6e5c8740.txt", good)
+    run = score([table, good], tmp_path / "out", cache=False)
+    assert run.rows == 27
+    assert len(run.errors) == 1 and "value" in run.errors[0].reason
