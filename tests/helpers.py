@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -15,9 +17,18 @@ ROW_CELLS = ["level1", "level2", "name", "description", "value", "basis"]
 CONTEXT = ["project_code", "project_name", "project_budget", "department", "year"]
 
 
-def sample_document(file_name: str = "004_8fe8d81b6e5c8740.txt") -> dict:
-    """A sample's department, year and projects (each with its rows), as extracted from the text dump."""
+def sample_document(file_name: str = "004_8fe8d81b6e5c8740.txt", projects: int | None = None) -> dict:
+    """A sample's department, year and projects (each with its rows), as extracted from the text
+    dump; with ``projects``, only its first projects and their rows. A fresh copy each call."""
+    return copy.deepcopy(_sample_document(file_name, projects))
+
+
+@lru_cache(maxsize=None)
+def _sample_document(file_name: str, projects: int | None) -> dict:
     rows = extract_file(SAMPLES / file_name)
+    if projects is not None:
+        keys = list(dict.fromkeys(zip(rows["project_code"], rows["project_name"])))[:projects]
+        rows = rows[[key in keys for key in zip(rows["project_code"], rows["project_name"])]].reset_index(drop=True)
     projects = []
     for (code, name), group in rows.groupby(["project_code", "project_name"], sort=False):
         first = group.iloc[0]
@@ -55,3 +66,9 @@ def comparable(frame: pd.DataFrame) -> list[tuple]:
             )
         )
     return out
+
+
+def context_tuples(frame: pd.DataFrame) -> list[tuple]:
+    """Each project's name, fund use and goals (squashed), in order: the context a reader must keep."""
+    seen = frame[["project_name", "fund_use", "project_goals"]].drop_duplicates()
+    return [tuple(squash(v) for v in row) for row in seen.itertuples(index=False)]

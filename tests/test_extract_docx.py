@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from functools import lru_cache
 
 import docx
 import pandas as pd
@@ -18,22 +17,10 @@ from budgetnlp.extract import extract, extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
 from budgetnlp.extract.word import READER, read_docx
 
-from .helpers import ROW_CELLS, comparable, sample_document
+from .helpers import ROW_CELLS, comparable, context_tuples, sample_document
 
 HEADER = ["一级指标", "二级指标", "三级指标", "绩效指标描述", "指标值", "指标值确定依据"]
 WIDTH = len(HEADER)
-
-
-@lru_cache(maxsize=None)
-def _sample(file_name: str, projects: int | None = None) -> dict:
-    """A sample (optionally its first ``projects`` projects only), with the rows expected from it."""
-    document = dict(sample_document(file_name))
-    chosen = document["projects"][:projects]
-    keys = {(p["code"], p["name"]) for p in chosen}
-    rows = document["rows"]
-    mask = [(code, name) in keys for code, name in zip(rows["project_code"], rows["project_name"])]
-    document["projects"], document["rows"] = chosen, rows[mask].reset_index(drop=True)
-    return document
 
 
 def project_cells(project: dict, unit_line: str = "") -> tuple[list[tuple[str, int, int, int, int]], int]:
@@ -117,11 +104,6 @@ def write_disclosure(path, sample: dict, unit_line: bool = False, repeat: int = 
     document.save(str(path))
 
 
-def _context(frame: pd.DataFrame) -> list[tuple]:
-    seen = frame[["project_name", "fund_use", "project_goals"]].drop_duplicates()
-    return [tuple(squash(v) for v in row) for row in seen.itertuples(index=False)]
-
-
 CASES = {
     "004": ("004_8fe8d81b6e5c8740.txt", None, True),
     "001": ("001_7a371d8eaa1dfa6d.txt", None, False),
@@ -132,7 +114,7 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_docx_gives_the_text_dump_rows(tmp_path, case):
     file_name, projects, unit_line = CASES[case]
-    sample = _sample(file_name, projects)
+    sample = sample_document(file_name, projects)
     path = tmp_path / f"{case}.docx"
     write_disclosure(path, sample, unit_line=unit_line)
 
@@ -141,12 +123,12 @@ def test_docx_gives_the_text_dump_rows(tmp_path, case):
 
     rows = extract_file(path)
     assert comparable(rows) == comparable(sample["rows"])
-    assert _context(rows) == _context(sample["rows"])
+    assert context_tuples(rows) == context_tuples(sample["rows"])
     assert rows["location"].str.match(r"table \d+, row \d+$").all()
 
 
 def test_project_printed_twice_gives_its_rows_once(tmp_path):
-    sample = _sample("004_8fe8d81b6e5c8740.txt")
+    sample = sample_document("004_8fe8d81b6e5c8740.txt")
     path = tmp_path / "twice.docx"
     write_disclosure(path, sample, repeat=2)
     assert len(docx.Document(str(path)).tables) == 2 * len(sample["projects"])
@@ -155,7 +137,7 @@ def test_project_printed_twice_gives_its_rows_once(tmp_path):
 
 def _valid_docx_bytes(tmp_path) -> bytes:
     path = tmp_path / "valid.docx"
-    write_disclosure(path, _sample("004_8fe8d81b6e5c8740.txt", 2))
+    write_disclosure(path, sample_document("004_8fe8d81b6e5c8740.txt", 2))
     return path.read_bytes()
 
 
@@ -197,7 +179,7 @@ def test_docx_without_indicator_table(tmp_path):
 def test_batch_keeps_good_docx_and_names_broken_one(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    sample = _sample("004_8fe8d81b6e5c8740.txt", 3)
+    sample = sample_document("004_8fe8d81b6e5c8740.txt", 3)
     write_disclosure(folder / "good.docx", sample)
     data = (folder / "good.docx").read_bytes()
     (folder / "broken.docx").write_bytes(data[: len(data) // 2])

@@ -14,23 +14,12 @@ from budgetnlp.extract import extract, extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
 from budgetnlp.extract.html_page import READER, decode_html, parse_html
 
-from .helpers import ROW_CELLS, comparable, sample_document
+from .helpers import ROW_CELLS, comparable, context_tuples, sample_document
 
 HEADER = ["一级指标", "二级指标", "三级指标", "绩效指标描述", "指标值", "指标值确定依据"]
 
 
 @lru_cache(maxsize=None)
-def _sample(file_name: str, projects: int | None = None) -> dict:
-    """A sample (optionally its first ``projects`` projects only), with the rows expected from it."""
-    document = dict(sample_document(file_name))
-    chosen = document["projects"][:projects]
-    keys = {(p["code"], p["name"]) for p in chosen}
-    rows = document["rows"]
-    mask = [(code, name) in keys for code, name in zip(rows["project_code"], rows["project_name"])]
-    document["projects"], document["rows"] = chosen, rows[mask].reset_index(drop=True)
-    return document
-
-
 def _cell_html(text: str) -> str:
     """Cell content the way web pages write it: lines as <p>, with spans and &nbsp; around."""
     lines = [html.escape(line) for line in text.split("\n")]
@@ -110,11 +99,6 @@ def page(body: list[str] | str, charset: str = "utf-8") -> str:
     )
 
 
-def _context(frame: pd.DataFrame) -> list[tuple]:
-    seen = frame[["project_name", "fund_use", "project_goals"]].drop_duplicates()
-    return [tuple(squash(v) for v in row) for row in seen.itertuples(index=False)]
-
-
 CASES = {
     "004": ("004_8fe8d81b6e5c8740.txt", None, True),
     "001": ("001_7a371d8eaa1dfa6d.txt", None, False),
@@ -125,16 +109,16 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_html_gives_the_text_dump_rows(tmp_path, case):
     file_name, projects, unit_line = CASES[case]
-    sample = _sample(file_name, projects)
+    sample = sample_document(file_name, projects)
     path = tmp_path / f"{case}.html"
     path.write_text(page(disclosure_body(sample, unit_line)), encoding="utf-8")
     rows = extract_file(path)
     assert comparable(rows) == comparable(sample["rows"])
-    assert _context(rows) == _context(sample["rows"])
+    assert context_tuples(rows) == context_tuples(sample["rows"])
 
 
 def test_page_wrapped_in_a_layout_table(tmp_path):
-    sample = _sample("004_8fe8d81b6e5c8740.txt", 4)
+    sample = sample_document("004_8fe8d81b6e5c8740.txt", 4)
     body = disclosure_body(sample)
     layout = (
         "<table width='100%'><tr><td colspan='2'><img src='logo.png'>网站首页 | 政务公开</td></tr>"
@@ -154,7 +138,7 @@ def test_page_wrapped_in_a_layout_table(tmp_path):
 
 
 def test_gb18030_page_with_gb2312_meta(tmp_path):
-    sample = _sample("001_7a371d8eaa1dfa6d.txt", 3)
+    sample = sample_document("001_7a371d8eaa1dfa6d.txt", 3)
     path = tmp_path / "gbk.htm"
     path.write_bytes(page(disclosure_body(sample), charset="gb2312").encode("gb18030"))
     assert comparable(extract_file(path)) == comparable(sample["rows"])
@@ -163,7 +147,7 @@ def test_gb18030_page_with_gb2312_meta(tmp_path):
 def test_batch_keeps_good_page_and_names_unusable_one(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    sample = _sample("004_8fe8d81b6e5c8740.txt", 2)
+    sample = sample_document("004_8fe8d81b6e5c8740.txt", 2)
     (folder / "good.html").write_text(page(disclosure_body(sample)), encoding="utf-8")
     (folder / "news.html").write_text(page("<p>新闻</p><table><tr><td>a</td><td>b</td></tr></table>"), encoding="utf-8")
     result = extract(folder)
@@ -235,7 +219,7 @@ def test_decoding_order(tmp_path):
 
 def test_xhtml_with_xml_declaration(tmp_path):
     path = tmp_path / "page.xhtml"
-    body = "\n".join(disclosure_body(_sample("004_8fe8d81b6e5c8740.txt", 1)))
+    body = "\n".join(disclosure_body(sample_document("004_8fe8d81b6e5c8740.txt", 1)))
     path.write_bytes(
         (
             '<?xml version="1.0" encoding="GB2312"?>\n'
@@ -243,7 +227,7 @@ def test_xhtml_with_xml_declaration(tmp_path):
             f"<body>{body}</body></html>"
         ).encode("gb18030")
     )
-    assert comparable(extract_file(path)) == comparable(_sample("004_8fe8d81b6e5c8740.txt", 1)["rows"])
+    assert comparable(extract_file(path)) == comparable(sample_document("004_8fe8d81b6e5c8740.txt", 1)["rows"])
 
 
 def test_reader_contract(tmp_path):
