@@ -122,12 +122,13 @@ def train(
     backend: Optional[str] = typer.Option(None, "--backend", help="sklearn (default) or transformer."),
     model_path: Optional[Path] = typer.Option(None, "--model-path", help="Local Hugging Face encoder folder (transformer backend)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing model folder."),
+    cv: bool = typer.Option(True, "--cv/--no-cv", help="Cross-validate for metrics.json (slow with a transformer on a CPU)."),
 ) -> None:
     """Train a model; save it with skops, its config, metrics.json and MODEL_CARD.md."""
     from .training import train_from_folder
 
     model = train_from_folder(
-        data, config, out, force=force, backend=backend, model_path=str(model_path) if model_path else None
+        data, config, out, force=force, cv=cv, backend=backend, model_path=str(model_path) if model_path else None
     )
     typer.echo(f"model {model.label} → {out}", err=True)
 

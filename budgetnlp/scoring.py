@@ -157,8 +157,10 @@ def _run_local(units, model_ref, cache_dir, workers) -> Iterator[UnitResult]:
     import multiprocessing as mp
     from functools import partial
 
-    # fork shares the parent's loaded model (copy-on-write); elsewhere each spawned worker loads it once
-    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    # fork shares the parent's loaded model (copy-on-write); a transformer (maybe on a GPU, which a
+    # forked child cannot reuse) and platforms without fork get spawned workers that load it once
+    forkable = "fork" in mp.get_all_start_methods() and _model(model_ref).config.get("backend") != "transformer"
+    context = mp.get_context("fork" if forkable else "spawn")
     with context.Pool(workers, initializer=_model, initargs=(model_ref,)) as pool:
         yield from pool.imap(partial(score_unit, model_ref=model_ref, cache_dir=cache_dir), units, chunksize=4)
 

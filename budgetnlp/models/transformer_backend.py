@@ -61,6 +61,8 @@ MIN_ROWS_FOR_VALIDATION = 10
 MAX_DOCS_EXHAUSTIVE = 12
 #: at most this many words of name + value are occluded per flagged row
 MAX_OCCLUDED_WORDS = 12
+#: a word is evidence only if masking it lowers the flag's probability by at least this much
+MIN_EVIDENCE_DROP = 0.01
 
 _TYPE_WORDS = {"percent": "百分比", "count": "数量", "amount": "金额", "time": "时间", "boolean": "是否",
                "grade": "等级", "text": "文字", "empty": "空"}
@@ -211,7 +213,8 @@ def _segments(rows: pd.DataFrame, features: RowFeatures) -> list[list[str]]:
     so truncation cuts the long context, never the name or the value)."""
     verdicts = _rule_verdicts(features)
     out = []
-    for i, record in enumerate(rows.to_dict("records")):
+    records = getattr(features, "records", None) or rows.to_dict("records")
+    for i, record in enumerate(records):
         parsed = features.rules.parsed[i]
         hints = "类型" + _TYPE_WORDS.get(parsed.metric_type, parsed.metric_type)
         if parsed.issue in _ISSUE_WORDS:
@@ -297,9 +300,10 @@ class TransformerBackend:
         if len(frame) == 0:
             raise ModelError("no labelled rows to train the transformer backend on")
         seed = int(self.config.get("seed", 0))
-        y_flags = np.column_stack([pd.to_numeric(frame[f], errors="coerce").to_numpy(dtype=float) for f in FLAGS])
+        y_flags = np.column_stack([pd.to_numeric(frame[f], errors="coerce").to_numpy(dtype=float, na_value=np.nan) for f in FLAGS])
         index = {t: i for i, t in enumerate(self.types_)}
-        y_type = np.array([index.get(str(t), -100) for t in frame["suggested_metric_type"]], dtype=np.int64)
+        types = frame["suggested_metric_type"] if "suggested_metric_type" in frame else [None] * len(frame)
+        y_type = np.array([index.get(str(t), -100) for t in types], dtype=np.int64)
         segments = _segments(frame, features)
 
         held = _validation_mask(groups, len(frame), seed)
@@ -336,11 +340,13 @@ class TransformerBackend:
             known_t = torch.tensor(~np.isnan(y_flags), dtype=torch.float32)
             type_t = torch.tensor(y_type, dtype=torch.long)
 
-            heads = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-            body = [p for n, p in net.named_parameters() if n.startswith("encoder.")]
-            optimizer = torch.optim.AdamW(
-                [{"params": body, "lr": lr}, {"params": heads, "lr": lr * HEAD_LR_SCALE}], weight_decay=WEIGHT_DECAY
-            )
+            groups: dict[tuple[bool, bool], list] = {}
+            for n, p in net.named_parameters():  # (head?, decayed?): no decay on biases and norms
+                groups.setdefault((not n.startswith("encoder."), p.ndim > 1 and "norm" not in n.lower()), []).append(p)
+            optimizer = torch.optim.AdamW([
+                {"params": params, "lr": lr * (HEAD_LR_SCALE if head else 1.0), "weight_decay": WEIGHT_DECAY if decay else 0.0}
+                for (head, decay), params in sorted(groups.items())
+            ])
             steps = epochs * math.ceil(len(texts) / batch_size)
             scheduler = transformers.get_linear_schedule_with_warmup(optimizer, int(WARMUP_FRACTION * steps), steps)
             bce = torch.nn.BCEWithLogitsLoss(reduction="none")
@@ -417,7 +423,8 @@ class TransformerBackend:
 
     def _evidence(self, segments: list[list[str]], flag_p: np.ndarray) -> dict[str, list[list[str]]]:
         """Leave-one-word-out: for each flag a row is flagged with, the words of its name and value
-        whose masking lowers that flag's probability most (at most ``explain_tokens``)."""
+        whose masking lowers that flag's probability most (at least MIN_EVIDENCE_DROP; at most
+        ``explain_tokens``)."""
         from ..tokenize import tokenize
 
         k = int(self.config.get("explain_tokens", 3))
@@ -448,7 +455,7 @@ class TransformerBackend:
                 col = columns[j]
                 if flag_p[i, col] < self.thresholds_[flag]:
                     continue
-                ranked = sorted((w for w in items if w[1][col] > 0), key=lambda w: -w[1][col])
+                ranked = sorted((w for w in items if w[1][col] >= MIN_EVIDENCE_DROP), key=lambda w: -w[1][col])
                 out[flag][i] = [word for word, _ in ranked[:k]]
         return out
 
