@@ -69,7 +69,10 @@ def load_annotations(sources) -> pd.DataFrame:
         return pd.DataFrame(columns=[*ANNOTATION_COLUMNS, "source_file", "file_order"])
     out = pd.concat(frames, ignore_index=True)
     out["line_order"] = np.arange(len(out))
-    return out.sort_values(["decided_at", "file_order", "line_order"], kind="stable").reset_index(drop=True)
+    # by time, whatever its written format (decisions without a time, like the gold, count as oldest)
+    out["decided_time"] = pd.to_datetime(out["decided_at"].replace("", None), errors="coerce", utc=True, format="mixed")
+    out = out.sort_values(["decided_time", "file_order", "line_order"], kind="stable", na_position="first")
+    return out.drop(columns="decided_time").reset_index(drop=True)
 
 
 def _key(doc: str, code: str, project: str, cells: list[str]) -> tuple:
@@ -154,12 +157,13 @@ class LabelModel:
 
 def weak_label(rows: pd.DataFrame, corpus: CorpusStats | None = None, seed: int = 0) -> pd.DataFrame:
     """Fill labels of rows without a decision from the rules; label_source says which is which."""
+    corpus = corpus or CorpusStats.from_rows(rows)  # once: not per row (that was quadratic)
     rules = apply_rules(rows, corpus)
     out = rows.copy()
     gold = out["vague"].notna() if "vague" in out else pd.Series(False, index=out.index)
     out["label_source"] = np.where(gold, "gold", "weak")
     out["weak_confidence"] = np.nan
-    views = [row_view(r, p, corpus or CorpusStats.from_rows(rows)) for r, p in zip(out.to_dict("records"), rules.parsed)]
+    views = [row_view(r, p, corpus) for r, p in zip(out.to_dict("records"), rules.parsed)]
     if (~gold).any():
         if gold.sum() == 0:
             raise InputError("annotations", "no gold rows to fit the label model on")

@@ -68,6 +68,9 @@ class RowView:
     description: str
     value: str
     level2: str
+    #: the name and value as written (whitespace trimmed), quoted in reasons; the fields above are for matching
+    shown_name: str
+    shown_value: str
     project: str
     context: str
     budget: float | None
@@ -120,7 +123,7 @@ def _satisfaction_group(name: str) -> str | None:
     if "满意" not in name:
         return None
     group = re.sub(r"(?:的)?满意(?:度|率|程度)?.*$", "", name)
-    group = re.sub(r"^对|对.*$", "", group)
+    group = re.sub(r"^对(?!象)|对(?!象).*$", "", group)  # 对 opens the object, but 对象 is a word (服务对象)
     return group
 
 
@@ -135,21 +138,28 @@ def vague_wording(v: RowView) -> str | None:
     if _is_qualitative(v) and not _has_number(v):
         words = [w for w in VAGUE_WORDS if w in v.value]
         if words:
-            return f"指标值为定性表述“{v.value}”（含“{words[0]}”），缺少可核验的标准"
+            return f"指标值为定性表述“{v.shown_value}”（含“{words[0]}”），缺少可核验的标准"
     return None
 
 
 @labeling_function("vague")
 def qualitative_value(v: RowView) -> str | None:
     if _is_qualitative(v) and not _has_number(v) and not PLACEHOLDER_HINT.search(v.value):
-        return f"指标值“{v.value}”是文字描述，没有数值、日期或等级标准"
+        return f"指标值“{v.shown_value}”是文字描述，没有数值、日期或等级标准"
     return None
 
 
 @labeling_function("vague")
 def undefined_improvement_yes(v: RowView) -> str | None:
     if v.parsed.metric_type == "boolean" and IMPROVEMENT.search(v.name + v.description):
-        return f"“{v.name}”以“是/否”回答一项未定义标准的改善，无法判断达成与否"
+        return f"“{v.shown_name}”以“是/否”回答一项未定义标准的改善，无法判断达成与否"
+    return None
+
+
+@labeling_function("unmeasurable")
+def undefined_improvement_unmeasurable(v: RowView) -> str | None:
+    if v.parsed.metric_type == "boolean" and IMPROVEMENT.search(v.name + v.description):
+        return f"“{v.shown_name}”回答“是”也无从核验：改善到什么程度没有标准"
     return None
 
 
@@ -176,21 +186,21 @@ def discrete_event_yes(v: RowView) -> str | None:
 @labeling_function("unmeasurable")
 def placeholder_value(v: RowView) -> str | None:
     if v.parsed.issue == "placeholder":
-        return f"指标值“{v.value}”是占位表述，不是可核验的目标值"
+        return f"指标值“{v.shown_value}”是占位表述，不是可核验的目标值"
     return None
 
 
 @labeling_function("unmeasurable")
 def malformed_number(v: RowView) -> str | None:
     if v.parsed.issue == "malformed":
-        return f"指标值“{v.value}”中的数字无法读取（如数字重复、数字与文字粘连）"
+        return f"指标值“{v.shown_value}”中的数字无法读取（如数字重复、数字与文字粘连）"
     return None
 
 
 @labeling_function("unmeasurable")
 def unit_mismatch(v: RowView) -> str | None:
     if v.parsed.issue == "unit_mismatch":
-        return f"计量单位与指标不符：“{v.name}”的目标值为“{v.value}”"
+        return f"计量单位与指标不符：“{v.shown_name}”的目标值为“{v.shown_value}”"
     return None
 
 
@@ -202,7 +212,7 @@ def empty_value(v: RowView) -> str | None:
 @labeling_function("unmeasurable")
 def qualitative_unmeasurable(v: RowView) -> str | None:
     if _is_qualitative(v) and not _has_number(v):
-        return f"指标值“{v.value}”没有可在年底核验的数量或标准"
+        return f"指标值“{v.shown_value}”没有可在年底核验的数量或标准"
     return None
 
 
@@ -212,7 +222,7 @@ def fake_quantification(v: RowView) -> str | None:
         return None
     name = _rate_name(v.name)
     if VAGUE_RATE.search(name) or not RATE_NAME.search(name):
-        return f"“{v.name}”不是比率或程度，百分比“{v.value}”无从计算（假量化）"
+        return f"“{v.shown_name}”不是比率或程度，百分比“{v.shown_value}”无从计算（假量化）"
     return None
 
 
@@ -220,21 +230,21 @@ def fake_quantification(v: RowView) -> str | None:
 def trivial_threshold(v: RowView) -> str | None:
     p = v.parsed
     if p.op in {"≥", ">"} and p.number == 0:
-        return f"门槛“{v.value}”为0，任何结果都能达标"
+        return f"门槛“{v.shown_value}”为0，任何结果都能达标"
     return None
 
 
 @labeling_function("unmeasurable")
 def undefined_timeliness(v: RowView) -> str | None:
     if UNDEFINED_TIMELINESS.match(_rate_name(v.name)) and not DEADLINE_WORDS.search(v.description):
-        return f"“{v.name}”未定义何为“及时”（没有期限），无法核验"
+        return f"“{v.shown_name}”未定义何为“及时”（没有期限），无法核验"
     return None
 
 
 @labeling_function("unmeasurable")
 def undefined_timely_yes(v: RowView) -> str | None:
     if v.parsed.metric_type == "boolean" and "及时" in v.name and not DEADLINE_WORDS.search(v.name + v.description):
-        return f"“{v.name}”以“是”作答，但没有说明期限，“及时”无法核验"
+        return f"“{v.shown_name}”以“是”作答，但没有说明期限，“及时”无法核验"
     return None
 
 
@@ -261,7 +271,7 @@ def generic_phrase(v: RowView) -> str | None:
 def generic_satisfaction(v: RowView) -> str | None:
     group = _satisfaction_group(v.name)
     if group is not None and group in GENERIC_GROUPS:
-        return f"满意度指标“{v.name}”未指明具体的服务对象群体"
+        return f"满意度指标“{v.shown_name}”未指明具体的服务对象群体"
     return None
 
 
@@ -276,28 +286,28 @@ def named_group_satisfaction(v: RowView) -> str | None:
 @labeling_function("boilerplate")
 def bare_rate(v: RowView) -> str | None:
     if _rate_name(v.name) in BARE_RATES:
-        return f"通用比率“{v.name}”未指明本项目的具体对象"
+        return f"通用比率“{v.shown_name}”未指明本项目的具体对象"
     return None
 
 
 @labeling_function("boilerplate")
 def year_end_deadline(v: RowView) -> str | None:
     if "时限" in v.name and v.parsed.deadline and v.parsed.deadline.endswith("12-31"):
-        return f"“{v.name} {v.value}”是通用的年底时限，不含项目特有内容"
+        return f"“{v.shown_name} {v.shown_value}”是通用的年底时限，不含项目特有内容"
     return None
 
 
 @labeling_function("boilerplate")
 def repeated_in_corpus(v: RowView) -> str | None:
     if v.repeats >= 3:
-        return f"同一指标“{v.name}＝{v.value}”出现在{v.repeats}个项目中（{v.repeat_docs}份文件）"
+        return f"同一指标“{v.shown_name}＝{v.shown_value}”出现在{v.repeats}个项目中（{v.repeat_docs}份文件）"
     return None
 
 
 @labeling_function("boilerplate")
 def generic_qualitative(v: RowView) -> str | None:
     if _is_qualitative(v) and not _has_number(v) and not (_bigrams(v.value) & _bigrams(v.context)):
-        return f"文字目标“{v.value}”与本项目的名称和资金用途无关，可套用于任何项目"
+        return f"文字目标“{v.shown_value}”与本项目的名称和资金用途无关，可套用于任何项目"
     return None
 
 
@@ -305,7 +315,7 @@ def generic_qualitative(v: RowView) -> str | None:
 def specific_quantity(v: RowView) -> str | None:
     p = v.parsed
     if p.issue == "none" and p.metric_type in {"count", "amount"} and p.number not in (None, 0, 1, 100):
-        return f"给出了项目特有的数量“{v.value}”"
+        return f"给出了项目特有的数量“{v.shown_value}”"
     return None
 
 
@@ -319,7 +329,7 @@ def names_project_object(v: RowView) -> str | None:
 
 @labeling_function("boilerplate")
 def placeholder_generic(v: RowView) -> str | None:
-    return f"占位表述“{v.value}”可出现在任何项目中" if v.parsed.issue == "placeholder" else None
+    return f"占位表述“{v.shown_value}”可出现在任何项目中" if v.parsed.issue == "placeholder" else None
 
 
 # ---------------------------------------------------------------- category_mismatch
@@ -327,7 +337,7 @@ def placeholder_generic(v: RowView) -> str | None:
 def cost_not_amount(v: RowView) -> str | None:
     if _category(v, "成本") and v.parsed.metric_type not in {"amount", "empty"}:
         if not COST_WORDS.search(v.name + v.value) and not (v.parsed.metric_type == "percent" and COST_RATE.search(v.name)):
-            return f"成本指标“{v.name}”的目标“{v.value}”不是金额，也不是成本控制率"
+            return f"成本指标“{v.shown_name}”的目标“{v.shown_value}”不是金额，也不是成本控制率"
     return None
 
 
@@ -335,23 +345,23 @@ def cost_not_amount(v: RowView) -> str | None:
 def timeliness_without_time(v: RowView) -> str | None:
     if _category(v, "时效") and v.parsed.metric_type != "time":
         if not TIME_WORDS.search(v.name + v.description + v.value):
-            return f"时效指标“{v.name}”既没有时间要求，也不是及时率"
+            return f"时效指标“{v.shown_name}”既没有时间要求，也不是及时率"
     return None
 
 
 @labeling_function("category_mismatch")
 def satisfaction_outside_category(v: RowView) -> str | None:
     if "满意" in v.name and not _category(v, "满意"):
-        return f"满意度指标“{v.name}”填在了“{v.level2}”下"
+        return f"满意度指标“{v.shown_name}”填在了“{v.level2}”下"
     if _category(v, "满意") and "满意" not in v.name + v.description:
-        return f"“{v.name}”不是满意度，却填在满意度指标下"
+        return f"“{v.shown_name}”不是满意度，却填在满意度指标下"
     return None
 
 
 @labeling_function("category_mismatch")
 def effect_counts_outputs(v: RowView) -> str | None:
     if _category(v, "效益", "可持续") and OUTPUT_IN_EFFECT.search(v.name):
-        return f"“{v.name}”衡量的是产出，不是效益"
+        return f"“{v.shown_name}”衡量的是产出，不是效益"
     return None
 
 
@@ -359,14 +369,14 @@ def effect_counts_outputs(v: RowView) -> str | None:
 def social_under_economic(v: RowView) -> str | None:
     text = v.name + v.description + v.value
     if _category(v, "经济效益") and SOCIAL_IN_ECONOMIC.search(text) and not ECONOMIC_WORDS.search(text):
-        return f"“{v.name}”描述的是社会效益，却填在经济效益指标下"
+        return f"“{v.shown_name}”描述的是社会效益，却填在经济效益指标下"
     return None
 
 
 @labeling_function("category_mismatch")
 def quality_as_count(v: RowView) -> str | None:
     if _category(v, "质量") and v.parsed.metric_type == "count":
-        return f"质量指标“{v.name}”给出的是数量“{v.value}”，不是达到的标准"
+        return f"质量指标“{v.shown_name}”给出的是数量“{v.shown_value}”，不是达到的标准"
     return None
 
 
@@ -404,7 +414,7 @@ def _amount_in_wan(p: NormalizedValue) -> float | None:
 def cost_above_budget(v: RowView) -> str | None:
     amount = _amount_in_wan(v.parsed)
     if amount is not None and v.budget and amount > v.budget * 1.0001 and "人" not in v.value:
-        return f"成本目标“{v.value}”高于项目预算数{v.budget:g}万元"
+        return f"成本目标“{v.shown_value}”高于项目预算数{v.budget:g}万元"
     return None
 
 
@@ -420,7 +430,7 @@ def spend_plan_incomplete(v: RowView) -> str | None:
     values = [float(m) for m in re.findall(r":(\d+(?:\.\d+)?)", v.spend_plan)]
     if not values:
         return None
-    if v.budget and values[-1] != 100 and abs(values[-1] - v.budget) <= 0.01 * v.budget + 0.005:
+    if v.budget and "%" not in v.spend_plan and values[-1] != 100 and abs(values[-1] - v.budget) <= 0.01 * v.budget + 0.005:
         return f"资金支出计划（%）填的是金额（年底{values[-1]:g}万元＝预算数），不是百分比"
     if max(values) > 100:
         return f"资金支出计划（%）中出现{max(values):g}，超过100%，可能误填了金额"
@@ -471,6 +481,8 @@ def row_view(record: dict, parsed: NormalizedValue, corpus: CorpusStats) -> RowV
         name=key[0],
         description=squash(record.get("description")),
         value=key[1],
+        shown_name=str(_clean(record.get("name")) or "").strip(),
+        shown_value=str(_clean(record.get("value")) or "").strip(),
         level2=squash(record.get("level2_norm") or record.get("level2")),
         project=squash(record.get("project_name")),
         context=squash(f"{record.get('project_name') or ''}{record.get('fund_use') or ''}{record.get('project_goals') or ''}"),

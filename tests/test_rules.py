@@ -1,0 +1,342 @@
+"""budgetnlp.rules: common tests over every registered labeling function, exact small cases
+(LABELS.md examples), suggested metric types, and the LF report script."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from budgetnlp.extract import extract
+from budgetnlp.rules import (
+    ABSTAIN,
+    LABELING_FUNCTIONS,
+    CorpusStats,
+    RowView,
+    apply_rules,
+    parse_row_value,
+    row_view,
+    suggest_metric_type,
+)
+from budgetnlp.schema import FLAGS
+
+from .helpers import ROOT, SAMPLES
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+LF_BY_NAME = {lf.name: lf for lf in LABELING_FUNCTIONS}
+VOTING = [lf for lf in LABELING_FUNCTIONS if lf.flag]
+
+
+# ---------------------------------------------------------------- helpers
+def _frame(*rows: dict) -> pd.DataFrame:
+    """Rows with the context a rule reads; every cell not given is empty."""
+    defaults = {
+        "doc_id": "doc", "project_code": "", "project_name": "某项目", "project_budget": None, "year": 2023,
+        "fund_use": "", "project_goals": "", "spend_plan": "", "level1": "", "level2": "", "level2_norm": "",
+        "name": "", "description": "", "value": "",
+    }
+    return pd.DataFrame([{**defaults, **row} for row in rows])
+
+
+def _view(corpus: CorpusStats | None = None, **cells) -> RowView:
+    frame = _frame(cells)
+    record = frame.to_dict("records")[0]
+    return row_view(record, parse_row_value(record), corpus or CorpusStats.from_rows(frame))
+
+
+def _votes(**cells) -> dict[str, int]:
+    """Every voting rule's vote on one row (abstentions left out)."""
+    votes = apply_rules(_frame(cells)).votes.iloc[0]
+    return {name: int(vote) for name, vote in votes.items() if vote != ABSTAIN}
+
+
+@pytest.fixture(scope="module")
+def sample_rows() -> pd.DataFrame:
+    return extract([SAMPLES]).rows
+
+
+@pytest.fixture(scope="module")
+def sample_views(sample_rows) -> list[RowView]:
+    corpus = CorpusStats.from_rows(sample_rows)
+    return [row_view(r, parse_row_value(r), corpus) for r in sample_rows.to_dict("records")]
+
+
+# ---------------------------------------------------------------- common tests over all registered rules
+def test_registry_names_flags_votes():
+    names = [lf.name for lf in LABELING_FUNCTIONS]
+    assert len(names) == len(set(names)), "labeling function names must be unique"
+    assert len(LABELING_FUNCTIONS) >= 30
+    for lf in LABELING_FUNCTIONS:
+        assert lf.flag in FLAGS or lf.flag is None, lf.name
+        assert lf.vote in (0, 1), lf.name
+        assert callable(lf.fires)
+    # every flag has rules voting both ways, and there are consistency checks
+    for flag in FLAGS:
+        assert {lf.vote for lf in LABELING_FUNCTIONS if lf.flag == flag} == {0, 1}, flag
+    assert any(lf.flag is None for lf in LABELING_FUNCTIONS)
+
+
+def test_samples_have_278_rows(sample_rows):
+    assert len(sample_rows) == 278
+
+
+@pytest.mark.parametrize("lf", LABELING_FUNCTIONS, ids=lambda lf: lf.name)
+def test_every_rule_returns_none_or_chinese_reason(lf, sample_views):
+    fired = 0
+    for view in sample_views:
+        reason = lf.fires(view)
+        if reason is None:
+            continue
+        assert isinstance(reason, str) and reason.strip(), f"{lf.name} on {view.name}: {reason!r}"
+        assert CHINESE.search(reason), f"{lf.name} gave a reason without Chinese: {reason!r}"
+        fired += 1
+    assert fired <= len(sample_views)
+
+
+def test_apply_rules_votes_on_samples(sample_rows):
+    result = apply_rules(sample_rows)
+    votes = result.votes
+    assert list(votes.columns) == [lf.name for lf in VOTING]  # one column per voting rule, none for checks
+    assert votes.shape == (len(sample_rows), len(VOTING))
+    assert votes.index.equals(sample_rows.index)
+    assert set(pd.unique(votes.to_numpy().ravel())) <= {ABSTAIN, 0, 1}
+    for lf in VOTING:  # a rule always votes the same label when it fires
+        assert set(votes[lf.name]) <= {ABSTAIN, lf.vote}, lf.name
+    assert len(result.reasons) == len(result.parsed) == len(sample_rows)
+    flags_given = {flag for fired in result.reasons for _, flag in fired}
+    assert flags_given <= {*FLAGS, None}
+    for i, fired in enumerate(result.reasons):  # a flag's reasons appear only where a rule voted 1 on it
+        for reason, flag in fired:
+            assert CHINESE.search(reason)
+            if flag is not None:
+                assert (votes.iloc[i][[lf.name for lf in VOTING if lf.flag == flag]] == 1).any()
+
+
+def test_apply_rules_keeps_the_index():
+    frame = _frame({"name": "群众满意度", "value": "≥90%"}, {"name": "享受资金人数", "value": "=78人"})
+    frame.index = [10, 20]
+    assert list(apply_rules(frame).votes.index) == [10, 20]
+
+
+# ---------------------------------------------------------------- exact small cases
+SOCIAL = "社会效益指标"
+CASES = [
+    # (rule, cells, substrings the reason must contain — or None: the rule must not fire)
+    ("vague_wording", dict(name="对农村经济社会发展的贡献", value="成效明显", level2=SOCIAL), ["成效明显"]),
+    ("vague_wording", dict(name="享受资金人数", value="=78人", level2="数量指标"), None),
+    ("undefined_improvement_yes", dict(name="是否提升了环境状况", value="是", level2=SOCIAL), ["是否提升了环境状况"]),
+    ("undefined_improvement_yes", dict(name="是否按期通过验收", value="是", level2="时效指标"), None),
+    ("placeholder_value", dict(name="预算控制数", value="年度预算", level2="成本指标"), ["年度预算", "占位"]),
+    ("placeholder_value", dict(name="预算控制数", value="≤1400万元", level2="成本指标"), None),
+    ("malformed_number", dict(name="支持全区公务用车数量", value="≥9090%及以上", level2="数量指标"), ["≥9090%及以上"]),
+    ("malformed_number", dict(name="合格率", value="≥90%", level2="质量指标"), None),
+    ("unit_mismatch", dict(name="社会保险补贴人均标准", value="≥33人", level2="成本指标"), ["社会保险补贴人均标准", "≥33人"]),
+    ("unit_mismatch", dict(name="享受资金人数", value="=78人", level2="数量指标"), None),
+    ("fake_quantification", dict(name="长期使用性", value="≥90%", level2="可持续影响指标"), ["长期使用性", "≥90%", "假量化"]),
+    ("fake_quantification", dict(name="确保办公环境正常运行", value="≥90%", level2=SOCIAL), ["确保办公环境正常运行"]),
+    ("fake_quantification", dict(name="群众满意度", value="≥90%", level2="服务对象满意度指标"), None),
+    ("fake_quantification", dict(name="合格率", value="≥95%", level2="质量指标"), None),
+    ("trivial_threshold", dict(name="调解案件数", value="≥0", level2="数量指标"), ["≥0"]),
+    ("trivial_threshold", dict(name="调解案件数", value="≥1件", level2="数量指标"), None),
+    ("generic_phrase", dict(name="维护社会稳定", value="维护社会稳定", level2=SOCIAL), ["维护社会稳定", "套话"]),
+    ("generic_phrase", dict(name="涉及改造村数", value="＝4个", level2="数量指标"), None),
+    ("generic_satisfaction", dict(name="群众满意度", value="≥90%", level2="服务对象满意度指标"), ["群众满意度"]),
+    ("generic_satisfaction", dict(name="服务对象满意度", value="≥90%", level2="服务对象满意度指标"), ["服务对象满意度"]),
+    ("generic_satisfaction", dict(name="受益对象满意度", value="≥90%", level2="服务对象满意度指标"), ["受益对象满意度"]),
+    ("generic_satisfaction", dict(name="村干部对资金发放的满意度", value="≥90%", level2="服务对象满意度指标"), None),
+    ("named_group_satisfaction", dict(name="村干部对资金发放的满意度", value="≥90%", level2="服务对象满意度指标"), ["村干部"]),
+    ("named_group_satisfaction", dict(name="被征地户的满意度", value="≥90%", level2="服务对象满意度指标"), ["被征地户"]),
+    ("named_group_satisfaction", dict(name="群众满意度", value="≥90%", level2="服务对象满意度指标"), None),
+    ("bare_rate", dict(name="完成率", value="=100%", level2="质量指标"), ["完成率"]),
+    ("bare_rate", dict(name="验收合格率（%）", value="=100%", level2="质量指标"), ["验收合格率"]),
+    ("bare_rate", dict(name="维修及时完成率", value="=100%", level2="时效指标"), None),
+    ("bare_rate", dict(name="培训合格率", value="≥90%", level2="质量指标"), None),
+    ("cost_not_amount", dict(name="是否完善基础设施，改善环境", value="是", level2="成本指标"), ["不是金额"]),
+    ("cost_not_amount", dict(name="电代煤", value="≤1400万元", level2="成本指标"), None),
+    ("cost_not_amount", dict(name="成本控制率", value="≤100%", level2="成本指标"), None),
+    ("timeliness_without_time", dict(name="服务的完成度", value="≥90%", level2="时效指标"), ["服务的完成度"]),
+    ("timeliness_without_time", dict(name="项目按期完成率", value="=100%", level2="时效指标"), None),
+    ("timeliness_without_time", dict(name="项目完成时限", value="2023年12月底前", level2="时效指标"), None),
+    ("effect_counts_outputs", dict(name="慰问款发放率", value="=100%", level2=SOCIAL), ["慰问款发放率", "产出"]),
+    ("effect_counts_outputs", dict(name="慰问款发放率", value="=100%", level2="质量指标"), None),
+    ("social_under_economic", dict(name="公共服务水平提升情况", value="提升公共服务水平", level2="经济效益指标"), ["公共服务水平提升情况", "社会效益"]),
+    ("social_under_economic", dict(name="农户增收", value="≥2000元", level2="经济效益指标"), None),
+    ("social_under_economic", dict(name="公共服务水平提升情况", value="提升公共服务水平", level2=SOCIAL), None),
+    (
+        "foreign_satisfaction_group",
+        dict(name="参培住院医师满意度", value="≥90%", level2="服务对象满意度指标", project_name="公务用车制度改革费",
+             fund_use="用于公务用车制度改革后的交通补贴发放"),
+        ["参培住院医师"],
+    ),
+    (
+        "foreign_satisfaction_group",
+        dict(name="参培住院医师满意度", value="≥90%", level2="服务对象满意度指标", project_name="住院医师规范化培训补助",
+             fund_use="用于参培住院医师的生活补助"),
+        None,
+    ),
+    # consistency checks (flag None): reasons only
+    ("cost_above_budget", dict(name="电代煤", value="≤1400万元", level2="成本指标", project_budget=500), ["≤1400万元", "500"]),
+    ("cost_above_budget", dict(name="电代煤", value="≤400万元", level2="成本指标", project_budget=500), None),
+    ("cost_above_budget", dict(name="电代煤", value="≤1400万元", level2="成本指标"), None),  # no budget known
+    ("deadline_outside_year", dict(name="项目完成时限", value="2022年12月底前", level2="时效指标", year=2023), ["2022-12-31", "2023"]),
+    ("deadline_outside_year", dict(name="项目完成时限", value="2023年12月底前", level2="时效指标", year=2023), None),
+    (
+        "spend_plan_incomplete",
+        dict(name="享受资金人数", value="=78人", project_budget=161.93, spend_plan="3月底:25%;6月底:50%;10月底:75%;12月底:80%"),
+        ["80%", "未达到100%"],
+    ),
+    (
+        "spend_plan_incomplete",  # percentages whose last figure happens to equal the budget are still percentages
+        dict(name="享受资金人数", value="=78人", project_budget=50, spend_plan="3月底:25%;6月底:50%;10月底:50%;12月底:50%"),
+        ["未达到100%"],
+    ),
+    (
+        "spend_plan_incomplete",  # 2024 sample: amounts in 万元 that reach the budget, under a (%) heading
+        dict(name="享受资金人数", value="=78人", project_budget=3.28, spend_plan="3月底:2.00;6月底:3.00;10月底:3.28;12月底:3.28"),
+        ["金额", "3.28"],
+    ),
+    (
+        "spend_plan_incomplete",
+        dict(name="享受资金人数", value="=78人", project_budget=372, spend_plan="3月底:140.00;6月底:280.00;10月底:420.00;12月底:572.00"),
+        ["572", "超过100%"],
+    ),
+    (
+        "spend_plan_incomplete",
+        dict(name="享受资金人数", value="=78人", project_budget=161.93, spend_plan="3月底:25%;6月底:50%;10月底:75%;12月底:100%"),
+        None,
+    ),
+    ("spend_plan_incomplete", dict(name="享受资金人数", value="=78人", project_budget=161.93, spend_plan=""), None),
+]
+
+
+@pytest.mark.parametrize(
+    "rule, cells, expected",
+    CASES,
+    ids=[f"{rule}-{cells['name']}-{cells['value']}-{'fires' if expected else 'silent'}" for rule, cells, expected in CASES],
+)
+def test_rule_case(rule, cells, expected):
+    reason = LF_BY_NAME[rule].fires(_view(**cells))
+    if expected is None:
+        assert reason is None, f"{rule} should not fire: {reason}"
+    else:
+        assert reason is not None, f"{rule} should fire on {cells}"
+        for text in expected:
+            assert text in reason, f"{text!r} not in {reason!r}"
+
+
+def test_apply_rules_reports_consistency_reasons_without_votes():
+    frame = _frame({"name": "电代煤", "value": "≤1400万元", "level2": "成本指标", "project_budget": 500})
+    result = apply_rules(frame)
+    assert "cost_above_budget" not in result.votes.columns
+    reasons = [(reason, flag) for reason, flag in result.reasons[0] if flag is None]
+    assert len(reasons) == 1 and "500" in reasons[0][0]
+
+
+def test_placeholder_is_unmeasurable_not_vague():
+    votes = _votes(name="预算控制数", value="年度预算", level2="成本指标")
+    assert votes["placeholder_value"] == 1
+    assert votes["placeholder_is_not_vague"] == 0
+    vague_ones = [name for name, vote in votes.items() if LF_BY_NAME[name].flag == "vague" and vote == 1]
+    assert vague_ones == []
+
+
+def test_vague_value_votes_vague_and_unmeasurable():
+    votes = _votes(name="对农村经济社会发展的贡献", value="成效明显", level2=SOCIAL)
+    assert votes["vague_wording"] == 1
+    assert votes["qualitative_unmeasurable"] == 1
+    assert "stated_level" not in votes and "measurable_value" not in votes
+
+
+def test_fake_quantification_is_not_vague():
+    votes = _votes(name="长期使用性", value="≥90%", level2="可持续影响指标")
+    assert votes["fake_quantification"] == 1
+    assert votes["stated_level"] == 0
+    assert not any(LF_BY_NAME[n].flag == "vague" and v == 1 for n, v in votes.items())
+
+
+def test_full_width_cells_are_read_after_nfkc():
+    # ＝４个 reads as the count =4个: a specific, measurable quantity (LABELS.md: 涉及改造村数 ＝4个)
+    votes = _votes(name="涉及改造村数", value="＝４个", level2="数量指标")
+    assert votes["specific_quantity"] == 0
+    assert votes["stated_level"] == 0 and votes["measurable_value"] == 0 and votes["category_fits_value"] == 0
+    assert not any(vote == 1 for vote in votes.values())
+    # reasons quote the value as written (DESIGN.md: the original text is what users see)
+    assert "＝４个" in LF_BY_NAME["specific_quantity"].fires(_view(name="涉及改造村数", value="＝４个", level2="数量指标"))
+
+
+def test_repetition_across_projects():
+    frame = _frame(
+        {"doc_id": "d1", "project_name": "甲项目", "name": "项目完成时限", "value": "2023年12月底前"},
+        {"doc_id": "d1", "project_name": "乙项目", "name": "项目完成时限", "value": "2023年12月底前"},
+        {"doc_id": "d2", "project_name": "丙项目", "name": "项目完成时限", "value": "2023 年12月底前"},  # same after squash
+        {"doc_id": "d1", "project_name": "甲项目", "name": "享受资金人数", "value": "=78人"},
+        {"doc_id": "d1", "project_name": "甲项目", "name": "享受资金人数", "value": "=78人"},  # same project twice
+        {"doc_id": "d2", "project_name": "丙项目", "name": "享受资金人数", "value": "=78人"},
+    )
+    corpus = CorpusStats.from_rows(frame)
+    assert corpus.projects[("项目完成时限", "2023年12月底前")] == 3
+    assert corpus.documents[("项目完成时限", "2023年12月底前")] == 2
+    assert corpus.projects[("享受资金人数", "=78人")] == 2
+    result = apply_rules(frame, corpus)
+    repeated = result.votes["repeated_in_corpus"].tolist()
+    assert repeated == [1, 1, 1, ABSTAIN, ABSTAIN, ABSTAIN]
+    reason = LF_BY_NAME["repeated_in_corpus"].fires(_view(corpus, name="项目完成时限", value="2023年12月底前"))
+    assert "3个项目" in reason and "2份文件" in reason
+    # merged statistics add up
+    doubled = corpus.merged(corpus)
+    assert doubled.projects[("享受资金人数", "=78人")] == 4
+
+
+def test_a_row_alone_is_not_repeated():
+    assert LF_BY_NAME["repeated_in_corpus"].fires(_view(name="项目完成时限", value="2023年12月底前")) is None
+
+
+def test_missing_context_columns_do_not_break_rules():
+    frame = pd.DataFrame([{"name": "群众满意度", "value": "≥90%"}, {"name": "维护社会稳定", "value": None}])
+    result = apply_rules(frame)
+    assert result.votes.shape == (2, len(VOTING))
+    assert result.parsed[1].metric_type == "empty"
+    assert result.votes.loc[1, "empty_value"] == 1
+
+
+# ---------------------------------------------------------------- suggested metric type
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        (dict(name="预算控制数", value="年度预算", level2="成本指标"), "amount"),
+        (dict(name="发放及时", value="及时发放", level2="时效指标"), "time"),
+        (dict(name="资金发放及时率", value="=100%", level2="时效指标"), "percent"),
+        (dict(name="对农村经济社会发展的贡献", value="成效明显", level2=SOCIAL), "grade"),
+        (dict(name="长期使用性", value="≥90%", level2="可持续影响指标"), "grade"),
+        (dict(name="享受资金人数", value="=78人", level2="数量指标"), "count"),
+        (dict(name="群众满意度", value="满意", level2="服务对象满意度指标"), "percent"),
+        (dict(name="设施完好率", value="≥90%", level2="质量指标"), "percent"),
+        (dict(name="受益人数", value="明显增加", level2=SOCIAL), "count"),
+        (dict(name="带动农户增收", value="效果明显", level2="经济效益指标"), "amount"),
+    ],
+    ids=lambda x: x if isinstance(x, str) else f"{x['name']}-{x['value']}",
+)
+def test_suggest_metric_type(cells, expected):
+    assert suggest_metric_type(_view(**cells)) == expected
+
+
+# ---------------------------------------------------------------- the LF report script
+def test_lf_report_runs():
+    proc = subprocess.run(
+        [sys.executable, "evaluation/lf_report.py"], cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert f"278 gold rows, {len(VOTING)} labeling functions" in out
+    header = next(line for line in out.splitlines() if "coverage" in line)
+    for column in ("flag", "rule", "coverage", "overlap", "conflicts", "accuracy"):
+        assert column in header
+    for lf in VOTING:
+        assert re.search(rf"^\s*{lf.flag}\s+{lf.name}\s+{lf.vote}\s", out, re.M), f"no report line for {lf.name}"
+    for flag in FLAGS:
+        match = re.search(rf"^\s+{flag}\s+precision (\d\.\d\d)\s+recall (\d\.\d\d)\s+F1 (\d\.\d\d)$", out, re.M)
+        assert match, f"no majority-vote line for {flag}"
+        assert 0 <= float(match.group(3)) <= 1
