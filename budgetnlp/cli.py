@@ -93,6 +93,10 @@ def normalize(
 dataset_app = typer.Typer(help="Build the labelled dataset.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 
+from .review.cli import review_app  # noqa: E402  (imports nothing heavy: FastAPI loads inside its commands)
+
+app.add_typer(review_app, name="review")
+
 
 @dataset_app.command("build")
 def dataset_build(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_score, recall_score
+from threadpoolctl import threadpool_limits
 
 from .config import TrainConfig
 from .dataset import weak_label
@@ -95,6 +96,11 @@ def _text(frame: pd.DataFrame) -> list[list[str]]:
 
 def _tfidf_fold(train: pd.DataFrame, test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
     """Plain TF-IDF of the jieba tokens + logistic regression, threshold 0.5, no rules or parsing."""
+    with threadpool_limits(limits=1, user_api="blas"):  # small problems: see SklearnBackend.fit
+        return _tfidf_fold_fit(train, test, config)
+
+
+def _tfidf_fold_fit(train: pd.DataFrame, test: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens, sublinear_tf=True)
@@ -126,7 +132,9 @@ def _fold_data(frame: pd.DataFrame, doc: str, config: TrainConfig) -> tuple[pd.D
     train = frame[frame["doc_id"] != doc].reset_index(drop=True)
     if (train["label_source"] == "weak").any():
         unlabeled = train.copy()
-        unlabeled.loc[unlabeled["label_source"] == "weak", [*FLAGS, "metric_type", "suggested_metric_type"]] = None
+        labels = [*FLAGS, "metric_type", "suggested_metric_type"]
+        unlabeled[labels] = unlabeled[labels].astype(object)  # int flags would turn float, refusing weak_label's values
+        unlabeled.loc[unlabeled["label_source"] == "weak", labels] = None
         train = weak_label(unlabeled, seed=config.seed)
     return train, held
 

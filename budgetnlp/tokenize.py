@@ -33,7 +33,8 @@ def _tokenizer(pid: int):
     tokenizer.tmp_dir = tempfile.gettempdir()
     tokenizer.cache_file = f"budgetnlp-jieba-{os.getuid() if hasattr(os, 'getuid') else 'u'}.cache"
     tokenizer.initialize()
-    tokenizer.load_userdict(user_dict_path())
+    with open(user_dict_path(), "rb") as handle:  # given a path, jieba leaves the file open
+        tokenizer.load_userdict(handle)
     return tokenizer
 
 

@@ -72,6 +72,7 @@ def train(frame: pd.DataFrame, config: TrainConfig, out: str | Path, *, force: b
           baselines: bool = True, cv: bool = True) -> Model:
     """Cross-validate (grouped by document), fit on everything, save the folder. ``cv=False``
     skips the cross-validation (a slow transformer on a CPU): the card then says so."""
+    _artifact.check_folder(Path(out), force)  # before minutes of training, not after
     gold_docs = frame.loc[frame["label_source"] == "gold", "doc_id"].nunique()
     systems = ("model", "rules", "tfidf_lr") if baselines else ("model",)
     metrics = cross_validate(frame, config, systems=systems) if cv and gold_docs >= 2 else {}
@@ -104,11 +105,15 @@ def rebuild_default_model(folder: Path | None = None) -> Model:
 
 
 def load_or_rebuild(model: str | Path = "default", say=print) -> Model:
-    """Load a model; the default one is rebuilt from data/ when it cannot be loaded (e.g. new library versions)."""
+    """Load a model; the default one is rebuilt from data/ when it cannot be loaded (e.g. new
+    library versions). Load warnings (other library versions) are passed to ``say``, once each."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return load_model(model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = load_model(model)
+        for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+            say(f"budgetnlp: warning: {message}")
+        return loaded
     except ModelError as error:
         if str(model) != "default":
             raise

@@ -4,7 +4,7 @@ saves. Prints p50/p95 latency per endpoint and checks that no decision was lost 
 every save answered 200 must be exactly one history line (409 conflicts are expected — clients
 share a hot set of rows — and counted).
 
-    python evaluation/bench_review.py [--rows 100000] [--clients 20] [--seconds 30] [--workers 1]
+    python evaluation/bench_review.py [--rows 100000] [--clients 20] [--seconds 30] [--workers 2]
                                       [--think 0] [--db URL] [--keep DIR] [--json OUT]
 
 Exit status: 0 when every check holds and p95 < 200 ms for queue and row pages, 1 when a
@@ -98,9 +98,8 @@ def build_database(url: str, n_rows: int, clients: int) -> dict:
     inserted = time.perf_counter() - start - synthesized
     for i in range(clients):
         service.add_user(engine, f"bench{i:02d}", PASSWORD, update=True)
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    with engine.begin() as conn:  # planner statistics for the fresh tables (SQLite and PostgreSQL)
+        conn.exec_driver_sql("ANALYZE")
     facets = service.facets(engine)
     ids = [r["row_id"] for r in records]
     engine.dispose()
@@ -184,7 +183,9 @@ class Client(threading.Thread):
     def run(self):
         import httpx
 
-        with httpx.Client(base_url=self.base, timeout=30, follow_redirects=False) as client:
+        # TCP_NODELAY as browsers do: else a POST's body waits on a delayed ACK (~40 ms per save)
+        transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        with httpx.Client(base_url=self.base, timeout=30, follow_redirects=False, transport=transport) as client:
             try:
                 token = self.login(client)
             except Exception as exc:  # noqa: BLE001 - reported as a failure
@@ -233,8 +234,8 @@ class Client(threading.Thread):
             self.errors.append(f"decision save: HTTP {response.status_code} {response.text[:200]}")
 
 
-def cpu_seconds(pid: int | None = None) -> float | None:
-    """User + system CPU of a process and its children (psutil when installed, else None)."""
+def cpu_seconds(pid: int | None = None, children: bool = True) -> float | None:
+    """User + system CPU of a process (and its children) — psutil when installed, else None."""
     try:
         import psutil
     except ImportError:
@@ -242,7 +243,7 @@ def cpu_seconds(pid: int | None = None) -> float | None:
     try:
         process = psutil.Process(pid)
         total = 0.0
-        for p in [process, *process.children(recursive=True)]:
+        for p in [process, *(process.children(recursive=True) if children else [])]:
             times = p.cpu_times()
             total += times.user + times.system
         return total
@@ -287,7 +288,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (`review serve --workers`)")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean pause between a client's requests, seconds (0: back to back, a closed-loop stress test)")
     parser.add_argument("--hot", type=int, default=300, help="rows the saves are drawn from (overlaps make conflicts)")
@@ -299,6 +300,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        if not args.db:
+            for leftover in folder.glob("bench.sqlite3*"):  # a database kept by an earlier run
+                leftover.unlink()
         url = args.db or f"sqlite:///{folder / 'bench.sqlite3'}"
         print(f"building a database of {args.rows:,} rows ({url.split('://')[0]}) …", flush=True)
         built = build_database(url, args.rows, args.clients)
@@ -314,7 +318,7 @@ def main() -> int:
                        for i in range(args.clients)]
             print(f"{args.clients} clients for {args.seconds:.0f} s against {args.workers} worker(s), think time "
                   f"{args.think:g} s …", flush=True)
-            server_cpu, client_cpu = cpu_seconds(server.pid), cpu_seconds()
+            server_cpu, client_cpu = cpu_seconds(server.pid), cpu_seconds(children=False)
             load_before = os.getloadavg()[0]
             started = time.monotonic()
             for c in clients:
@@ -323,7 +327,7 @@ def main() -> int:
                 c.join()
             elapsed = time.monotonic() - started
             if server_cpu is not None:
-                server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, cpu_seconds() - client_cpu
+                server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, cpu_seconds(children=False) - client_cpu
             load_after = os.getloadavg()[0]
         finally:
             server.terminate()

@@ -110,7 +110,7 @@ def _with_row_columns(rows: pd.DataFrame) -> pd.DataFrame:
         if column not in rows.columns:
             rows[column] = None
     for column in ("name", "value", "description", "basis", "level1", "level2", "project_name", "project_code"):
-        rows[column] = rows[column].fillna("").astype(str)
+        rows[column] = rows[column].astype(object).fillna("").astype(str)  # an all-empty column reads as float
     from ..schema import normalize_level1, normalize_level2
 
     for raw, norm, func in (("level1", "level1_norm", normalize_level1), ("level2", "level2_norm", normalize_level2)):

@@ -18,8 +18,9 @@ import yaml
 from ..errors import ModelError
 
 MODEL_FILE = "model.skops"
-#: modules whose types a model file may contain; anything else is refused on load
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "budgetnlp.", "collections.", "re.", "functools.")
+#: modules whose types a model file may contain; anything else (builtins.eval, functools.partial,
+#: os.*, …) is refused on load. Plain containers and numbers need no trust in skops.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "budgetnlp.")
 LIBRARIES = ("budgetnlp", "scikit-learn", "numpy", "scipy", "pandas", "jieba", "skops", "torch", "transformers")
 
 
@@ -33,11 +34,17 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def prepare_folder(folder: Path, force: bool) -> Path:
-    """Create the model folder; an existing model is only replaced with ``force``."""
+def check_folder(folder: Path, force: bool) -> None:
+    """Refuse a folder that already holds a model, unless ``force``: callers check before training."""
     folder = Path(folder)
     if (folder / "meta.json").exists() and not force:
         raise ModelError(f"{folder}: a model already exists there (use --force to replace it)")
+
+
+def prepare_folder(folder: Path, force: bool) -> Path:
+    """Create the model folder; an existing model is only replaced with ``force``."""
+    folder = Path(folder)
+    check_folder(folder, force)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

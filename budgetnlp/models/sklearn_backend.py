@@ -20,6 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
+from threadpoolctl import threadpool_limits
 
 from .._text import squash
 from ..features import FeatureBuilder, RowFeatures
@@ -105,6 +106,12 @@ class SklearnBackend:
         return sparse.csr_matrix(np.column_stack([self_conf, issue]))
 
     def fit(self, frame: pd.DataFrame, features: RowFeatures, groups: np.ndarray | None = None) -> "SklearnBackend":
+        # one BLAS thread: these problems are small, and threaded OpenBLAS inside L-BFGS runs
+        # 5–30× slower on a busy machine (threads spin waiting for cores) without changing results
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(frame, features, groups)
+
+    def _fit(self, frame: pd.DataFrame, features: RowFeatures, groups: np.ndarray | None) -> "SklearnBackend":
         c = self.config
         self.builder = FeatureBuilder(c["char_ngrams"], c["min_df"]).fit(features)
         self_conf = self._fit_category_model(frame)

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import io
-import json
 import secrets
 import threading
 import time
@@ -40,7 +40,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -263,7 +263,7 @@ def create_app(
         db.migrate(engine)
     secret = session_secret or service.session_secret(engine)
     env = _templates()
-    counts_cache = service.CountCache(count_cache_ttl)
+    queue_cache = service.CountCache(count_cache_ttl)
     user_cache = _TTLCache(5.0)
     basic_cache = _TTLCache(300.0)
     basic_key = secrets.token_bytes(32)
@@ -276,7 +276,7 @@ def create_app(
         docs_url=None, redoc_url=None, openapi_url=None,  # served below, behind the login and without a CDN
     )
     app.state.engine = engine
-    app.state.counts_cache = counts_cache
+    app.state.queue_cache = queue_cache
 
     # ------------------------------------------------------------ auth helpers
     def load_user(user_id: int) -> dict | None:
@@ -450,7 +450,7 @@ def create_app(
     @pages.get("/queue", response_class=HTMLResponse)
     def queue_page(request: Request):
         query = _queue_query(request.query_params)
-        page = service.queue(engine, query, request.state.user["id"], counts_cache)
+        page = service.queue(engine, query, request.state.user["id"], queue_cache)
         return render(request, "queue.html", {"query": query, "page": page, "facets": facets_cached()})
 
     facet_cache = _TTLCache(30.0)
@@ -463,10 +463,8 @@ def create_app(
         return value
 
     def row_context(request: Request, row_id: str, query: QueueQuery) -> dict:
-        row = service.get_row(engine, row_id)
         return {
-            "row": row, "query": query, "project": service.project_rows(engine, row["project_key"]),
-            "history": service.history(engine, row_id), "nav": service.neighbours(engine, query, row_id, request.state.user["id"], counts_cache),
+            **service.row_view(engine, row_id, query, request.state.user["id"]), "query": query,
             "conflict": None, "pending": None, "error": None,
             "saved": _int_param(request.query_params.get("saved"), "saved"),
         }
@@ -495,7 +493,7 @@ def create_app(
         query = _queue_query(request.query_params)
         decision = form_decision(form)
         try:
-            saved = service.save_decision(engine, request.state.user, row_id, decision, "web", counts_cache)
+            saved = service.save_decision(engine, request.state.user, row_id, decision, "web")
         except service.Conflict as exc:
             context = row_context(request, row_id, query)
             context.update(conflict=exc.current[row_id], pending=decision)
@@ -507,7 +505,7 @@ def create_app(
         params = query.params()
         target = row_id
         if form.get("action") == "save_next":
-            target = service.neighbours(engine, query, row_id, request.state.user["id"], counts_cache)["next"] or row_id
+            target = service.neighbours(engine, query, row_id, request.state.user["id"])["next"] or row_id
         if target == row_id:
             params["saved"] = saved["version"]
         return RedirectResponse(f"/rows/{target}?{urlencode(params)}", status_code=303)
@@ -538,7 +536,7 @@ def create_app(
             if pending[row_id]["include"]:
                 items.append((row_id, decision))
         try:
-            saved = service.save_decisions(engine, request.state.user, items, "project", counts_cache)
+            saved = service.save_decisions(engine, request.state.user, items, "project")
         except service.Conflict as exc:
             return render(request, "project.html", {"rows": rows, "first": rows[0], "conflicts": exc.current, "pending": pending,
                                                     "error": None, "saved": None}, 409)
@@ -588,17 +586,14 @@ def create_app(
     ):
         query = QueueQuery(sort=sort, year=year, department=department, project=project, flag=flag, metric_type=metric_type,
                            status=status, q=q, page=page, per_page=per_page)
-        return service.queue(engine, query, request.state.user["id"], counts_cache)
+        return service.queue(engine, query, request.state.user["id"], queue_cache)
 
     @api.get("/rows/{row_id}", summary="A row: predictions, current decision and version, its project's rows, history")
     def api_row(request: Request, row_id: str):
-        row = service.get_row(engine, row_id)
-        query = _queue_query(request.query_params)
-        return {"row": row, "project": [
-            {k: r[k] for k in ("row_id", "level1", "level2", "name", "value", "labels", "status", "version")}
-            for r in service.project_rows(engine, row["project_key"])
-        ], "history": service.history(engine, row_id),
-                "nav": service.neighbours(engine, query, row_id, request.state.user["id"], counts_cache)}
+        view = service.row_view(engine, row_id, _queue_query(request.query_params), request.state.user["id"])
+        view["project"] = [{k: r[k] for k in ("row_id", "level1", "level2", "name", "value", "labels", "status", "version")}
+                           for r in view["project"]]
+        return view
 
     @api.get("/rows/{row_id}/history", summary="Every decision on a row, newest first")
     def api_row_history(row_id: str):
@@ -608,7 +603,7 @@ def create_app(
     @api.post("/rows/{row_id}/decision", response_model=SaveOut, responses={409: {"model": ConflictOut}},
               summary="Save a decision (409 when base_version is stale)")
     def api_save(request: Request, row_id: str, body: DecisionIn, user: dict = Depends(api_writer)):
-        return service.save_decision(engine, user, row_id, body.to_service(), "api", counts_cache)
+        return service.save_decision(engine, user, row_id, body.to_service(), "api")
 
     @api.get("/projects/{key}", summary="All rows of a project")
     def api_project(key: str):
@@ -621,7 +616,7 @@ def create_app(
         outside = [d.row_id for d in body.decisions if d.row_id not in known]
         if outside:
             raise service.ValidationError(f"rows not in this project: {', '.join(outside[:10])}")
-        return service.save_decisions(engine, user, [(d.row_id, d.to_service()) for d in body.decisions], "api", counts_cache)
+        return service.save_decisions(engine, user, [(d.row_id, d.to_service()) for d in body.decisions], "api")
 
     @api.get("/history", summary="The newest decisions across all rows")
     def api_history(limit: int = Query(100, ge=1, le=5000)):
@@ -653,6 +648,37 @@ def create_app(
     )
     app.add_middleware(_SecurityHeaders)
     return app
+
+
+def __getattr__(name: str):
+    # uvicorn imports the protocol class by name ("budgetnlp.review.app:NoDelayH11Protocol")
+    if name == "NoDelayH11Protocol":
+        return _no_delay_protocol()
+    raise AttributeError(name)
+
+
+@functools.lru_cache(maxsize=1)
+def _no_delay_protocol():
+    """uvicorn's h11 protocol, with TCP_NODELAY set on each accepted connection.
+
+    With --workers > 1 uvicorn binds the listening socket itself (protocol number 0), and
+    asyncio then leaves Nagle's algorithm on: a response written as headers + body waits for the
+    client's delayed ACK, ~40 ms per request. Setting TCP_NODELAY per connection avoids that."""
+    import socket
+
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class NoDelayH11Protocol(H11Protocol):
+        def connection_made(self, transport):
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:  # pragma: no cover - not a TCP socket after all
+                    pass
+            super().connection_made(transport)
+
+    return NoDelayH11Protocol
 
 
 def app_from_env() -> FastAPI:

@@ -25,6 +25,8 @@ review_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+#: uvicorn's h11 protocol with TCP_NODELAY on every connection (see budgetnlp.review.app.NoDelayH11Protocol)
+HTTP_PROTOCOL = "budgetnlp.review.app:NoDelayH11Protocol"
 DB_HELP = "Database: an SQLAlchemy URL (sqlite:///path, postgresql+psycopg://user@host/db) or an SQLite file path. Default: $BUDGETNLP_REVIEW_DB or ./review.sqlite3."
 
 
@@ -40,10 +42,18 @@ def _require() -> None:
 
 
 def _engine(db_option: Optional[str], migrate: bool = True):
+    """The database engine; with ``migrate`` the schema is created or upgraded, without it the
+    database must exist already (an export never creates an empty one)."""
     _require()
+    from sqlalchemy.engine import make_url
+
+    from ..errors import InputError
     from . import db
 
     url = db.database_url(db_option)
+    parsed = make_url(url)
+    if not migrate and parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).is_file():
+        raise InputError(parsed.database, "no review database here (import a scoring run first: `budgetnlp review import`)")
     engine = db.make_engine(url)
     if migrate:
         db.migrate(engine)
@@ -62,7 +72,8 @@ def serve(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 to serve the office network)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes (PostgreSQL or SQLite in WAL mode)."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Worker processes; use one per CPU core for many reviewers (SQLite in WAL mode or PostgreSQL)."),
     session_max_age: int = typer.Option(10 * 3600, "--session-max-age", min=60, help="Seconds a login lasts."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark the session cookie Secure (behind HTTPS)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
@@ -83,12 +94,13 @@ def serve(
         from .app import create_app
 
         app = create_app(url, session_max_age=session_max_age, secure_cookies=secure_cookies, migrate=False)
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, http=HTTP_PROTOCOL)
         return
     os.environ["BUDGETNLP_REVIEW_DB"] = url
     os.environ["BUDGETNLP_REVIEW_SESSION_MAX_AGE"] = str(session_max_age)
     os.environ["BUDGETNLP_REVIEW_SECURE_COOKIES"] = "1" if secure_cookies else "0"
-    uvicorn.run("budgetnlp.review.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level)
+    uvicorn.run("budgetnlp.review.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                http=HTTP_PROTOCOL)
 
 
 @review_app.command("import")
@@ -97,6 +109,10 @@ def import_(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Load a scoring run: new rows are added; a newer run updates predictions, never decisions."""
+    from ..errors import InputError
+
+    if not out_dir.is_dir():
+        raise InputError(out_dir, "no such scoring run folder (written by `budgetnlp score`)")
     engine, url = _engine(db)
     from . import service
 

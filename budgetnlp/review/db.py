@@ -143,21 +143,31 @@ indicator_rows = sa.Table(
     # filter but the text search inside the index, never touching the wide rows
     sa.Index("ix_rows_risk", "risk", "row_id", *QUEUE_FILTER_COLUMNS),
     sa.Index("ix_rows_margin", "margin", "row_id", *QUEUE_FILTER_COLUMNS),
-    # counts per status under any filter, index-only (department first when it is filtered on)
+    # counts per status under any filter, index-only; a department's rows in risk order
     sa.Index("ix_rows_counts", *COUNT_COLUMNS),
-    sa.Index("ix_rows_department", "department", *COUNT_COLUMNS),
+    sa.Index("ix_rows_department", "department", "risk", "row_id", "margin", *COUNT_COLUMNS),
     sa.Index("ix_rows_project", "project_key", "position"),
     sa.Index("ix_rows_decided_by", "decided_by"),
 )
 
-#: A narrow copy of the searchable text (name, description, value, project), so that a search
-#: scans a few megabytes instead of the wide rows (LIKE '%…%' works the same on both databases).
+#: A narrow copy of each row for text search: the searchable text (name, description, value,
+#: project; NFKC, lower case) and the queue's filter and sort columns, kept in step with
+#: indicator_rows on every import and save. A search is one pass over a few megabytes that
+#: filters, counts and sorts (LIKE '%…%' works the same on SQLite and PostgreSQL).
 row_search = sa.Table(
     "row_search",
     metadata,
     sa.Column("row_id", sa.String(64), sa.ForeignKey("indicator_rows.row_id"), primary_key=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("project", sa.Text, nullable=False),
+    sa.Column("project_key", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("year", sa.Integer),
+    sa.Column("department", sa.Text, nullable=False),
+    *(sa.Column(f"l_{flag}", sa.SmallInteger, nullable=False) for flag in FLAG_COLUMNS),
+    sa.Column("l_metric_type", sa.String(16), nullable=False),
+    sa.Column("risk", sa.Float, nullable=False),
+    sa.Column("margin", sa.Float, nullable=False),
 )
 
 decisions = sa.Table(

@@ -13,7 +13,6 @@ decision. The ``decisions`` history is append-only (the database refuses UPDATE/
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -31,7 +30,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from .._text import nfkc
-from ..errors import BudgetNLPError, ConfigError, InputError
+from ..errors import BudgetNLPError, InputError
 from ..schema import FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
 from . import db
 
@@ -430,6 +429,9 @@ def import_run(engine: sa.Engine, out_dir: str | Path, *, progress=None) -> dict
             _sync_search(conn, db.row_search.c.row_id.in_(sa.select(table.c.row_id).where(table.c.run_id == run_id)))
         result["inserted"], result["updated"] = len(inserts), len(updates)
         result["unchanged"] = len(frame) - len(inserts) - len(updates) - result["older"]
+        if len(inserts) >= 1000:  # fresh planner statistics, so queue queries keep to their covering indexes
+            for table in ("indicator_rows", "row_search"):
+                conn.exec_driver_sql(f"ANALYZE {table}")
     return result
 
 
@@ -447,6 +449,8 @@ def bulk_insert_rows(engine: sa.Engine, records: list[dict], *, model_name="benc
         for start in range(0, len(rows), 10000):
             conn.execute(db.indicator_rows.insert(), rows[start : start + 10000])
             conn.execute(db.row_search.insert(), [_search_record(r) for r in rows[start : start + 10000]])
+        for table in ("indicator_rows", "row_search"):
+            conn.exec_driver_sql(f"ANALYZE {table}")
     return len(records)
 
 
@@ -469,7 +473,7 @@ MODEL_CARDS = ("model_card.md", "MODEL_CARD.md", "README.md", "card.md")
 def read_model_folder(model_dir: str | Path, name: str | None = None, version: str | None = None) -> dict:
     """MODEL_DIR/metrics.json (+ model card, config) → name, version, metrics, card.
 
-    Name and version come from the arguments, else metrics.json ("model": {"name", "version"} or
+    Name and version come from the arguments, else meta.json, else metrics.json ("model": {"name", "version"} or
     top-level "name"/"version"/"model_name"/"model_version"), else config.json/config.yaml, else the
     folder name and a hash of metrics.json."""
     model_dir = Path(model_dir)
@@ -496,7 +500,13 @@ def read_model_folder(model_dir: str | Path, name: str | None = None, version: s
             except Exception as exc:  # noqa: BLE001 - any parse error is an input error
                 raise InputError(path, f"unreadable ({exc})") from None
             break
-    sources = [metrics.get("model") if isinstance(metrics.get("model"), dict) else {}, metrics,
+    meta: dict = {}
+    if (model_dir / "meta.json").is_file():  # what `budgetnlp train` writes: name and version live here
+        try:
+            meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(model_dir / "meta.json", f"not valid JSON ({exc})") from None
+    sources = [meta, metrics.get("model") if isinstance(metrics.get("model"), dict) else {}, metrics,
                config.get("model") if isinstance(config.get("model"), dict) else {}, config]
 
     def pick(*keys):
@@ -636,21 +646,39 @@ def _conditions(query: QueueQuery, user_id: int | None, *, with_status: bool = T
     if query.q:
         conditions.append(t.c.text.like(_like(search_key(query.q)), escape="\\"))
     if with_status and query.status:
-        if query.status in STATUSES:
-            conditions.append(t.c.status == query.status)
-        else:
-            mine = sa.exists().where(db.decisions.c.row_id == t.c.row_id, db.decisions.c.user_id == (user_id or -1))
-            conditions.append(mine if query.status == "mine" else ~mine)
+        conditions.append(_status_condition(query, user_id, t))
     return conditions
 
 
-def _order(query: QueueQuery, reverse: bool = False, table=None) -> list:
-    t = table if table is not None else _base(query)
-    if query.sort == "uncertainty":
-        order = [t.c.margin.desc(), t.c.row_id.desc()] if reverse else [t.c.margin.asc(), t.c.row_id.asc()]
-    else:
-        order = [t.c.risk.asc(), t.c.row_id.asc()] if reverse else [t.c.risk.desc(), t.c.row_id.desc()]
-    return order
+def _status_condition(query: QueueQuery, user_id, t):
+    if query.status in STATUSES:
+        return t.c.status == query.status
+    mine = sa.exists().where(db.decisions.c.row_id == t.c.row_id, db.decisions.c.user_id == (user_id or -1))
+    return mine if query.status == "mine" else ~mine
+
+
+def _order(query: QueueQuery, reverse: bool = False, key=None, row_id=None) -> list:
+    """ORDER BY for the queue: risk DESC, row_id DESC — or margin ASC, row_id ASC (uncertainty)."""
+    t = _base(query)
+    key = key if key is not None else (t.c.margin if query.sort == "uncertainty" else t.c.risk)
+    row_id = row_id if row_id is not None else t.c.row_id
+    ascending = (query.sort == "uncertainty") != reverse
+    return [key.asc(), row_id.asc()] if ascending else [key.desc(), row_id.desc()]
+
+
+def _keyset(query: QueueQuery, key_column, id_column, key, row_id) -> tuple:
+    """Conditions for the rows after and before (key, row_id) in the queue's order."""
+    up = sa.and_(key_column >= key, sa.or_(key_column > key, id_column > row_id))
+    down = sa.and_(key_column <= key, sa.or_(key_column < key, id_column < row_id))
+    return (up, down) if query.sort == "uncertainty" else (down, up)
+
+
+def _search_matches(query: QueueQuery, user_id, *, with_status: bool):
+    """The rows a text search matches, as a CTE materialized once (row_id, status, sort key)."""
+    s = db.row_search
+    key = s.c.margin if query.sort == "uncertainty" else s.c.risk
+    return (sa.select(s.c.row_id, s.c.status, key.label("k")).where(*_conditions(query, user_id, with_status=with_status))
+            .cte("m").prefix_with("MATERIALIZED"))
 
 
 QUEUE_COLUMNS = [
@@ -674,7 +702,8 @@ class CountCache:
     """Per-process cache of queue counts, per filter, for ``ttl`` seconds (0 disables it).
 
     Counting a filtered set of 100,000 rows costs more than fetching a page, and the counts a
-    reviewer sees need not be exact to the second; a save made in this process clears the cache."""
+    reviewer sees need not be exact to the second: they may lag saves by up to ``ttl`` seconds
+    (saves do not clear the cache — under many reviewers it would never hold)."""
 
     def __init__(self, ttl: float = 2.0, size: int = 256):
         self.ttl, self.size = ttl, size
@@ -682,6 +711,7 @@ class CountCache:
         self._lock = threading.Lock()
 
     def get(self, key, compute):
+        """The cached value, else ``compute()`` (then stored)."""
         if self.ttl <= 0:
             return compute()
         stamp = time.monotonic()
@@ -695,6 +725,22 @@ class CountCache:
                 self._data.clear()
             self._data[key] = (stamp, value)
         return value
+
+    def peek(self, key):
+        """The cached value if fresh, else None."""
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            hit = self._data.get(key)
+        return hit[1] if hit and time.monotonic() - hit[0] < self.ttl else None
+
+    def put(self, key, value) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._data) >= self.size:
+                self._data.clear()
+            self._data[key] = (time.monotonic(), value)
 
     def clear(self) -> None:
         with self._lock:
@@ -722,15 +768,18 @@ def queue(engine: sa.Engine, query: QueueQuery, user_id: int | None = None, cach
     smallest distance of any flag's probability from 0.5 first); ties by row id (descending for
     risk, ascending for uncertainty: both orders are plain index scans)."""
     query = query.check()
-    t, base = db.indicator_rows, _base(query)
-    counts = (cache or CountCache(0)).get(("counts", query.filter_key(user_id)), lambda: queue_counts(engine, query, user_id))
-    # first the page's ids (from a covering index, or one pass over row_search); then those rows
-    ids_statement = (
-        sa.select(base.c.row_id).where(*_conditions(query, user_id)).order_by(*_order(query))
-        .limit(query.per_page).offset((query.page - 1) * query.per_page)
-    )
+    t = db.indicator_rows
+    cache = cache or CountCache(0)
+    offset = (query.page - 1) * query.per_page
+    cache_key = ("counts", query.filter_key(user_id))
     with engine.connect() as conn:
-        ids = [r for (r,) in conn.execute(ids_statement)]
+        if query.q:  # one pass over row_search gives the page and, unless cached, the counts
+            counts, ids = _search_page(conn, query, user_id, offset, cache.peek(cache_key))
+            cache.put(cache_key, counts)
+        else:  # the page's ids from a covering sort index; the counts (cached) from another index
+            counts = cache.get(cache_key, lambda: queue_counts(engine, query, user_id))
+            ids = [r for (r,) in conn.execute(sa.select(t.c.row_id).where(*_conditions(query, user_id)).order_by(*_order(query))
+                                              .limit(query.per_page).offset(offset))]
         found = {r.row_id: dict(r._mapping) for r in conn.execute(sa.select(*(t.c[c] for c in QUEUE_COLUMNS)).where(t.c.row_id.in_(ids)))} if ids else {}
     rows = [found[i] for i in ids if i in found]
     for row in rows:
@@ -740,25 +789,61 @@ def queue(engine: sa.Engine, query: QueueQuery, user_id: int | None = None, cach
             "pages": pages}
 
 
+def _search_page(conn, query: QueueQuery, user_id, offset: int, counts: dict | None) -> tuple[dict, list[str]]:
+    """A text search's page of ids (and its counts when not given) from one materialized scan."""
+    m = _search_matches(query, user_id, with_status=False)
+    chosen = _status_condition(query, user_id, m) if query.status else sa.true()
+    order = _order(query, key=m.c.k, row_id=m.c.row_id)
+    page = (sa.select(m.c.row_id, sa.func.row_number().over(order_by=order).label("position")).where(chosen)
+            .order_by(*order).limit(query.per_page).offset(offset).subquery())
+    parts = [sa.select(sa.literal("row").label("kind"), page.c.row_id.label("a"), page.c.position.label("n"))]
+    if counts is None:
+        parts += [
+            sa.select(sa.literal("status"), m.c.status, sa.func.count()).group_by(m.c.status),
+            sa.select(sa.literal("total"), sa.literal(""), sa.func.count()).select_from(m).where(chosen),
+        ]
+    ranked, by_status, total = [], {}, 0
+    for kind, a, n in conn.execute(sa.union_all(*parts) if len(parts) > 1 else parts[0]):
+        if kind == "row":
+            ranked.append((int(n), a))
+        elif kind == "status":
+            by_status[a] = int(n)
+        else:
+            total = int(n)
+    if counts is None:
+        tallies = {st: by_status.get(st, 0) for st in STATUSES}
+        counts = {"total": total, "all": sum(tallies.values()), **tallies}
+    return counts, [row_id for _position, row_id in sorted(ranked)]  # UNION ALL promises no order
+
+
 def neighbours(engine: sa.Engine, query: QueueQuery, row_id: str, user_id: int | None = None) -> dict:
     """The previous and next row ids in the queue's order (keyset: works when the row itself has
     since left the filtered set, e.g. after being reviewed)."""
-    query = query.check()
+    with engine.connect() as conn:
+        return _neighbours(conn, query.check(), row_id, user_id)
+
+
+def _neighbours(conn, query: QueueQuery, row_id: str, user_id, key=None) -> dict:
     t = _base(query)
     key_column = t.c.margin if query.sort == "uncertainty" else t.c.risk
-    with engine.connect() as conn:
+    if key is None:
         key = conn.execute(sa.select(key_column).where(t.c.row_id == row_id)).scalar()
-        if key is None:
-            return {"prev": None, "next": None}
-        conditions = _conditions(query, user_id)
-        if query.sort == "uncertainty":  # margin ASC, row_id ASC
-            after = sa.and_(t.c.margin >= key, sa.or_(t.c.margin > key, t.c.row_id > row_id))
-            before = sa.and_(t.c.margin <= key, sa.or_(t.c.margin < key, t.c.row_id < row_id))
-        else:  # risk DESC, row_id DESC
-            after = sa.and_(t.c.risk <= key, sa.or_(t.c.risk < key, t.c.row_id < row_id))
-            before = sa.and_(t.c.risk >= key, sa.or_(t.c.risk > key, t.c.row_id > row_id))
-        nxt = conn.execute(sa.select(t.c.row_id).where(*conditions, after).order_by(*_order(query)).limit(1)).scalar()
-        prev = conn.execute(sa.select(t.c.row_id).where(*conditions, before).order_by(*_order(query, reverse=True)).limit(1)).scalar()
+    if key is None:
+        return {"prev": None, "next": None}
+    if query.q:  # one materialized scan of the matches serves both directions
+        m = _search_matches(query, user_id, with_status=True)
+        after, before = _keyset(query, m.c.k, m.c.row_id, key, row_id)
+        parts = []
+        for kind, condition, reverse in (("next", after, False), ("prev", before, True)):
+            one = (sa.select(m.c.row_id).where(condition).order_by(*_order(query, reverse, key=m.c.k, row_id=m.c.row_id))
+                   .limit(1).subquery())
+            parts.append(sa.select(sa.literal(kind).label("kind"), one.c.row_id))
+        found = dict(conn.execute(sa.union_all(*parts)).all())
+        return {"prev": found.get("prev"), "next": found.get("next")}
+    conditions = _conditions(query, user_id)
+    after, before = _keyset(query, key_column, t.c.row_id, key, row_id)
+    nxt = conn.execute(sa.select(t.c.row_id).where(*conditions, after).order_by(*_order(query)).limit(1)).scalar()
+    prev = conn.execute(sa.select(t.c.row_id).where(*conditions, before).order_by(*_order(query, reverse=True)).limit(1)).scalar()
     return {"prev": prev, "next": nxt}
 
 
@@ -779,6 +864,23 @@ def _row_out(row: dict) -> dict:
     row["extra"] = json.loads(row.get("extra") or "{}")
     row["decided_at"] = iso(row.get("decided_at"))
     return row
+
+
+def row_view(engine: sa.Engine, row_id: str, query: QueueQuery, user_id: int | None = None) -> dict:
+    """What the row page shows, read on one connection: the row, its project's rows, its history,
+    and its neighbours in the queue's order."""
+    query = query.check()
+    t, d = db.indicator_rows, db.decisions
+    with engine.connect() as conn:
+        key = conn.execute(sa.select(t.c.project_key).where(t.c.row_id == row_id)).scalar()
+        if key is None:
+            raise NotFound(f"no row {row_id!r}")
+        project = [_row_out(dict(r._mapping)) for r in conn.execute(
+            sa.select(t).where(t.c.project_key == key).order_by(t.c.position, t.c.row_id))]
+        row = next(r for r in project if r["row_id"] == row_id)
+        history = [_decision_out(r) for r in conn.execute(sa.select(d).where(d.c.row_id == row_id).order_by(d.c.id.desc()).limit(200))]
+        nav = _neighbours(conn, query, row_id, user_id, row["margin"] if query.sort == "uncertainty" else row["risk"])
+    return {"row": row, "project": project, "history": history, "nav": nav}
 
 
 def get_row(engine: sa.Engine, row_id: str) -> dict:
@@ -861,43 +963,23 @@ def _current_state(conn, row_id: str) -> dict | None:
     }
 
 
-def _save_one(conn, user: dict, row_id: str, decision: Decision, channel: str, stamp: datetime) -> dict | None:
-    """Compare-and-set one row and append its history line; None when the version is stale."""
-    t = db.indicator_rows
-    labels = decision.labels()
-    updated = conn.execute(
-        t.update().where(t.c.row_id == row_id, t.c.version == decision.base_version).values(
-            version=t.c.version + 1, decided_by=user["name"], decided_at=stamp, d_note=decision.note,
-            **{f"d_{k}": v for k, v in labels.items()}, **{f"l_{f}": labels[f] for f in FLAGS}, l_metric_type=labels["metric_type"],
-        )
-    ).rowcount
-    if updated != 1:
-        return None
-    model_row = conn.execute(sa.select(t.c.model, *(t.c[f] for f in FLAGS)).where(t.c.row_id == row_id)).first()
-    new_version = decision.base_version + 1
-    decision_id = conn.execute(
-        db.decisions.insert().values(
-            row_id=row_id, user_id=user["id"], reviewer=user["name"], role=user["role"], decided_at=stamp,
-            base_version=decision.base_version, version=new_version, note=decision.note, model=model_row.model,
-            model_flags="".join(str(int(getattr(model_row, f))) for f in FLAGS), channel=channel, **labels,
-        )
-    ).inserted_primary_key[0]
-    # status: a conflict while the newest decisions of two reviewers disagree, unless an admin decided last
-    latest: dict[int, dict] = {}
-    for line in conn.execute(sa.select(db.decisions).where(db.decisions.c.row_id == row_id).order_by(db.decisions.c.id)):
-        latest[line.user_id] = {k: getattr(line, k) for k in LABEL_FIELDS}
-    disagree = len({tuple(v.values()) for v in latest.values()}) > 1
-    status = "conflict" if disagree and user["role"] != "admin" else "reviewed"
-    conn.execute(t.update().where(t.c.row_id == row_id).values(status=status, n_reviewers=len(latest)))
-    _sync_search(conn, db.row_search.c.row_id == row_id)
-    return {"row_id": row_id, "version": new_version, "status": status, "decision_id": decision_id, "decided_by": user["name"],
-            "decided_at": iso(stamp)}
+def _status_after(history: dict[int, dict], user: dict, labels: dict) -> tuple[str, int]:
+    """Status and reviewer count once ``user`` decides ``labels``: a conflict while the newest
+    decisions of two reviewers disagree, unless an admin decided last."""
+    latest = {**history, user["id"]: labels}
+    disagree = len({tuple(v[k] for k in LABEL_FIELDS) for v in latest.values()}) > 1
+    return ("conflict" if disagree and user["role"] != "admin" else "reviewed"), len(latest)
 
 
-def save_decisions(engine: sa.Engine, user: dict, items: list[tuple[str, Decision]], channel: str = "web",
-                   cache: CountCache | None = None) -> list[dict]:
+def save_decisions(engine: sa.Engine, user: dict, items: list[tuple[str, Decision]], channel: str = "web") -> list[dict]:
     """Save decisions on one or more rows, all or nothing. Raises NotFound for an unknown row and
-    Conflict (listing every stale row's current state) when any base version is out of date."""
+    Conflict (listing every stale row's current state) when any base version is out of date.
+
+    The rows and their history are read first, outside the write lock; the writes then
+    compare-and-set each row on the version that was read (``WHERE version = base_version``), so
+    a save that slipped in between makes the update miss, and everything is rolled back as a
+    conflict. The write transaction is three statements per row: the row, its history line, its
+    search copy."""
     if not items:
         raise ValidationError("nothing to save")
     if len({row_id for row_id, _ in items}) != len(items):
@@ -906,34 +988,60 @@ def save_decisions(engine: sa.Engine, user: dict, items: list[tuple[str, Decisio
         raise ValidationError(f"invalid channel {channel!r}")
     for _, decision in items:
         decision.check()
+    t, d, s = db.indicator_rows, db.decisions, db.row_search
+    ids = [row_id for row_id, _ in items]
     stamp = now()
-    saved, stale = [], {}
     with engine.connect() as conn:
-        transaction = conn.begin()
         try:
-            for row_id, decision in items:
-                result = _save_one(conn, user, row_id, decision, channel, stamp)
-                if result is None:
-                    state = _current_state(conn, row_id)
-                    if state is None:
-                        raise NotFound(f"no row {row_id!r}")
-                    stale[row_id] = state
-                else:
-                    saved.append(result)
+            rows = {r.row_id: r for r in conn.execute(
+                sa.select(t.c.row_id, t.c.version, t.c.model, *(t.c[f] for f in FLAGS)).where(t.c.row_id.in_(ids)))}
+            missing = [row_id for row_id in ids if row_id not in rows]
+            if missing:
+                raise NotFound(f"no row {missing[0]!r}")
+            stale = [row_id for row_id, decision in items if rows[row_id].version != decision.base_version]
             if stale:
-                raise Conflict(stale)
-            transaction.commit()
+                raise Conflict({row_id: _current_state(conn, row_id) for row_id in stale})
+            history: dict[str, dict[int, dict]] = defaultdict(dict)
+            for line in conn.execute(sa.select(d.c.row_id, d.c.user_id, *(d.c[k] for k in LABEL_FIELDS))
+                                     .where(d.c.row_id.in_(ids)).order_by(d.c.id)):
+                history[line.row_id][line.user_id] = {k: getattr(line, k) for k in LABEL_FIELDS}
+            saved, raced = [], []
+            for row_id, decision in items:
+                labels = decision.labels()
+                status, reviewers = _status_after(history[row_id], user, labels)
+                current = {**{f"l_{f}": labels[f] for f in FLAGS}, "l_metric_type": labels["metric_type"], "status": status}
+                updated = conn.execute(
+                    t.update().where(t.c.row_id == row_id, t.c.version == decision.base_version).values(
+                        version=decision.base_version + 1, decided_by=user["name"], decided_at=stamp, d_note=decision.note,
+                        n_reviewers=reviewers, **{f"d_{k}": v for k, v in labels.items()}, **current,
+                    )
+                ).rowcount
+                if updated != 1:
+                    raced.append(row_id)
+                    continue
+                model_row = rows[row_id]
+                decision_id = conn.execute(d.insert().values(
+                    row_id=row_id, user_id=user["id"], reviewer=user["name"], role=user["role"], decided_at=stamp,
+                    base_version=decision.base_version, version=decision.base_version + 1, note=decision.note,
+                    model=model_row.model, model_flags="".join(str(int(getattr(model_row, f))) for f in FLAGS),
+                    channel=channel, **labels,
+                )).inserted_primary_key[0]
+                conn.execute(s.update().where(s.c.row_id == row_id).values(**current))
+                saved.append({"row_id": row_id, "version": decision.base_version + 1, "status": status,
+                              "decision_id": decision_id, "decided_by": user["name"], "decided_at": iso(stamp)})
+            if raced:
+                conn.rollback()
+                raise Conflict({row_id: _current_state(conn, row_id) for row_id in raced})
+            conn.commit()
         except BaseException:
-            transaction.rollback()
+            conn.rollback()
             raise
-    if cache is not None:
-        cache.clear()
     return saved
 
 
-def save_decision(engine: sa.Engine, user: dict, row_id: str, decision: Decision, channel: str = "web",
-                  cache: CountCache | None = None) -> dict:
-    return save_decisions(engine, user, [(row_id, decision)], channel, cache)[0]
+def save_decision(engine: sa.Engine, user: dict, row_id: str, decision: Decision, channel: str = "web") -> dict:
+    """Save one decision (see save_decisions)."""
+    return save_decisions(engine, user, [(row_id, decision)], channel)[0]
 
 
 # ---------------------------------------------------------------- export

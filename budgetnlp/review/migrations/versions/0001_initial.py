@@ -110,7 +110,7 @@ def upgrade() -> None:
     op.create_index("ix_rows_margin", "indicator_rows", ["margin", "row_id", *queue_filters])
     count_columns = ["status", "year", *(f"l_{f}" for f in FLAGS), "l_metric_type"]
     op.create_index("ix_rows_counts", "indicator_rows", count_columns)
-    op.create_index("ix_rows_department", "indicator_rows", ["department", *count_columns])
+    op.create_index("ix_rows_department", "indicator_rows", ["department", "risk", "row_id", "margin", *count_columns])
     op.create_index("ix_rows_project", "indicator_rows", ["project_key", "position"])
     op.create_index("ix_rows_decided_by", "indicator_rows", ["decided_by"])
     op.create_table(
@@ -118,6 +118,14 @@ def upgrade() -> None:
         sa.Column("row_id", sa.String(64), sa.ForeignKey("indicator_rows.row_id"), primary_key=True),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("project", sa.Text, nullable=False),
+        sa.Column("project_key", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("year", sa.Integer),
+        sa.Column("department", sa.Text, nullable=False),
+        *(sa.Column(f"l_{flag}", sa.SmallInteger, nullable=False) for flag in FLAGS),
+        sa.Column("l_metric_type", sa.String(16), nullable=False),
+        sa.Column("risk", sa.Float, nullable=False),
+        sa.Column("margin", sa.Float, nullable=False),
     )
 
     op.create_table(
