@@ -632,6 +632,11 @@ _FILL_FLAG = "FFC7CE"
 _FONT_FLAG = "9C0006"
 
 
+def _rate_scale() -> ColorScaleRule:
+    """White at 0 to red at 1: the colour scale of every rate and probability column."""
+    return ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1, end_color="F8696B")
+
+
 def _sheet_title(name: str, taken: set[str]) -> str:
     """An Excel-safe, unique (case-insensitive) sheet name of at most 31 characters."""
     base = _SHEET_BAD.sub("", name).strip().strip("'").strip() or "未注明单位"
@@ -771,9 +776,7 @@ def _write_scored_sheet(ws, frame: pd.DataFrame) -> Iterator[str]:
     for col in [*_P_COLUMNS]:
         ws.conditional_formatting.add(
             f"{letters[col]}3:{letters[col]}{last_row}",
-            ColorScaleRule(
-                start_type="num", start_value=0, start_color="FFFFFF", end_type="num", end_value=1, end_color="F8696B"
-            ),
+            _rate_scale(),
         )
     ws.conditional_formatting.add(
         f"{letters['risk']}3:{letters['risk']}{last_row}",
@@ -983,14 +986,7 @@ def _write_summary_sheet(ws, stats: dict, meta: dict, dept_sheets: dict[str, str
         for col in ["F", "K", "L", "M", "N"]:
             ws.conditional_formatting.add(
                 f"{col}{first}:{col}{row_no}",
-                ColorScaleRule(
-                    start_type="num",
-                    start_value=0,
-                    start_color="FFFFFF",
-                    end_type="num",
-                    end_value=1,
-                    end_color="F8696B",
-                ),
+                _rate_scale(),
             )
     put([])
     head(["无法读取的文件", "原因", "位置"])
@@ -1025,14 +1021,7 @@ def _write_department_sheet(ws, dept: dict, projects: list[dict]) -> None:
             col = get_column_letter(idx)
             ws.conditional_formatting.add(
                 f"{col}{header_row + 1}:{col}{last}",
-                ColorScaleRule(
-                    start_type="num",
-                    start_value=0,
-                    start_color="FFFFFF",
-                    end_type="num",
-                    end_value=1,
-                    end_color="F8696B",
-                ),
+                _rate_scale(),
             )
     ws.append(
         [_cell(ws, dept["department"], "bn_title"), None, _cell(ws, "← 返回汇总", "bn_link", f"'{SUMMARY_SHEET}'!A1")]

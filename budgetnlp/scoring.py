@@ -287,12 +287,15 @@ _SUMMARY_COLUMNS = ["doc_id", "source_path", "department", "year", "project_code
 
 
 def _write_reports(run: ScoreRun, report_rows: int) -> None:
-    """summary.json from a few columns of the whole run; xlsx and html from the weakest rows."""
+    """summary.json from a few dictionary-encoded columns of the whole run; xlsx and html from the
+    weakest rows, picked batch by batch, so neither step holds the run's full rows."""
     from .report import summarize, write_reports
 
     path = run.out / "scored.parquet"
-    slim = pd.read_parquet(path, columns=_SUMMARY_COLUMNS)
+    text_columns = [c for c in _SUMMARY_COLUMNS if c not in {*FLAGS, "risk", "year"}]
+    slim = pq.read_table(path, columns=_SUMMARY_COLUMNS, read_dictionary=text_columns).to_pandas()
     stats = summarize(slim)
+    del slim
     summary = {
         **stats,
         "model": run.model,
@@ -302,13 +305,24 @@ def _write_reports(run: ScoreRun, report_rows: int) -> None:
         "errors": [{"path": e.path, "reason": e.reason} for e in run.errors],
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    if len(slim) > report_rows:
-        cut = slim["risk"].nlargest(report_rows).min()
-        shown = pd.read_parquet(path, filters=[("risk", ">=", cut)]).nlargest(report_rows, "risk", keep="first")
+    shown = _weakest_rows(path, report_rows)
+    if len(shown) < run.rows:
         summary["report_rows_shown"] = int(len(shown))
-    else:
-        shown = pd.read_parquet(path)
     shown = shown.astype(object).where(shown.notna(), None)
     shown["reasons"] = shown["reasons"].map(lambda text: [r for r in (text or "").split("\n") if r])
     (run.out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     write_reports(shown, summary, run.out)
+
+
+def _weakest_rows(path: Path, limit: int, batch_rows: int = 65_536) -> pd.DataFrame:
+    """The ``limit`` rows of highest risk (ties: first in file order), reading the file in batches."""
+    kept: pd.DataFrame | None = None
+    offset = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        frame = batch.to_pandas()
+        frame.index = range(offset, offset + len(frame))
+        offset += len(frame)
+        kept = frame if kept is None else pd.concat([kept, frame])
+        if len(kept) > limit:
+            kept = kept.sort_values("risk", ascending=False, kind="stable").head(limit).sort_index()
+    return (kept if kept is not None else pd.read_parquet(path)).reset_index(drop=True)

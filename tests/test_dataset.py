@@ -58,13 +58,13 @@ def _find(frame: pd.DataFrame, doc: str, project: str, name: str, value: str, de
 
 
 @pytest.fixture(scope="module")
-def rows() -> pd.DataFrame:
-    return extract([SAMPLES]).rows
+def rows(sample_rows):
+    return sample_rows
 
 
 @pytest.fixture(scope="module")
-def built(rows) -> pd.DataFrame:
-    return build_dataset(rows, [ANNOTATIONS])
+def built(gold_dataset):
+    return gold_dataset
 
 
 @pytest.fixture(scope="module")

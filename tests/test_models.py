@@ -57,13 +57,13 @@ class Intruder:
 
 # ---------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def rows() -> pd.DataFrame:
-    return extract([SAMPLES]).rows
+def rows(sample_rows):
+    return sample_rows
 
 
 @pytest.fixture(scope="module")
-def frame(rows) -> pd.DataFrame:
-    return build_dataset(rows, [ANNOTATIONS])
+def frame(gold_dataset):
+    return gold_dataset
 
 
 @pytest.fixture(scope="module")

@@ -53,13 +53,13 @@ def offline():
 
 
 @pytest.fixture(scope="module")
-def rows():
-    return extract([ROOT / "data" / "samples"]).rows
+def rows(sample_rows):
+    return sample_rows
 
 
 @pytest.fixture(scope="module")
-def frame(rows):
-    return build_dataset(rows, [ROOT / "data" / "annotations"])
+def frame(gold_dataset):
+    return gold_dataset
 
 
 @pytest.fixture(scope="module")
