@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -161,8 +162,19 @@ def _run_local(units, model_ref, cache_dir, workers) -> Iterator[UnitResult]:
     # forked child cannot reuse) and platforms without fork get spawned workers that load it once
     forkable = "fork" in mp.get_all_start_methods() and _model(model_ref).config.get("backend") != "transformer"
     context = mp.get_context("fork" if forkable else "spawn")
+    # at most `window` documents in flight: Pool.imap would otherwise queue every finished result
+    # in this process whenever writing falls behind scoring, and memory would grow with the run
+    window = threading.BoundedSemaphore(8 * workers)
+
+    def feed():
+        for unit in units:
+            window.acquire()
+            yield unit
+
     with context.Pool(workers, initializer=_model, initargs=(model_ref,)) as pool:
-        yield from pool.imap(partial(score_unit, model_ref=model_ref, cache_dir=cache_dir), units, chunksize=4)
+        for result in pool.imap(partial(score_unit, model_ref=model_ref, cache_dir=cache_dir), feed(), chunksize=2):
+            window.release()
+            yield result
 
 
 def _run_dask(units, model_ref, cache_dir, scheduler) -> Iterator[UnitResult]:
