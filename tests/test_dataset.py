@@ -18,16 +18,14 @@ from budgetnlp.dataset import (
     build_dataset,
     data_hash,
     document_splits,
-    join_annotations,
     load_annotations,
     load_dataset_frame,
     save_dataset,
 )
 from budgetnlp.errors import InputError
-from budgetnlp.extract import extract
 from budgetnlp.schema import FLAGS, METRIC_TYPES
 
-from .helpers import ROOT, SAMPLES
+from .helpers import ROOT
 
 ANNOTATIONS = ROOT / "data" / "annotations"
 GOLD = ANNOTATIONS / "gold.csv"

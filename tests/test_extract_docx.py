@@ -6,12 +6,10 @@ import io
 import zipfile
 
 import docx
-import pandas as pd
 import pytest
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
-from budgetnlp._text import squash
 from budgetnlp.errors import InputError
 from budgetnlp.extract import extract, extract_file
 from budgetnlp.extract._blocks import Paragraph, Table

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import openpyxl
-import pandas as pd
 import pytest
 
 from budgetnlp.errors import InputError

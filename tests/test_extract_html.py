@@ -5,10 +5,8 @@ from __future__ import annotations
 import html
 from functools import lru_cache
 
-import pandas as pd
 import pytest
 
-from budgetnlp._text import squash
 from budgetnlp.errors import InputError
 from budgetnlp.extract import extract, extract_file
 from budgetnlp.extract._blocks import Paragraph, Table

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import fpdf  # fpdf2, from the [test] extra: builds the PDF fixtures
-import pandas as pd
 import pytest
 
 from budgetnlp._text import squash

@@ -28,10 +28,9 @@ import budgetnlp.models as models_module
 import budgetnlp.training as training_module
 from budgetnlp._text import nfkc
 from budgetnlp.config import TrainConfig, load_config
-from budgetnlp.dataset import build_dataset, data_hash
+from budgetnlp.dataset import data_hash
 from budgetnlp.errors import ConfigError, ModelError
 from budgetnlp.evaluate import cross_validate, expected_calibration_error
-from budgetnlp.extract import extract
 from budgetnlp.features import RowFeatures
 from budgetnlp.models import FLAG_NAMES, Model, load_model, resolve_model_path
 from budgetnlp.models._artifact import MODEL_FILE, TRUSTED_PREFIXES, library_versions
@@ -40,7 +39,7 @@ from budgetnlp.schema import FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
 from budgetnlp.suggest import suggest_rewrite
 from budgetnlp.training import DEFAULT_CONFIG, load_or_rebuild, train
 
-from .helpers import ROOT, SAMPLES
+from .helpers import ROOT
 
 ANNOTATIONS = ROOT / "data" / "annotations"
 LABEL_COLUMNS = [*FLAGS, "metric_type", "suggested_metric_type"]

@@ -21,15 +21,12 @@ pytest.importorskip("safetensors")
 
 from budgetnlp._text import nfkc  # noqa: E402
 from budgetnlp.config import load_config  # noqa: E402
-from budgetnlp.dataset import build_dataset  # noqa: E402
 from budgetnlp.errors import ModelError  # noqa: E402
-from budgetnlp.extract import extract  # noqa: E402
 from budgetnlp.models import fit_model, load_model  # noqa: E402
 from budgetnlp.models import transformer_backend as tb  # noqa: E402
 from budgetnlp.schema import FLAGS, METRIC_TYPES, SCORED_COLUMNS  # noqa: E402
 from budgetnlp.training import train  # noqa: E402
 
-from .helpers import ROOT  # noqa: E402
 
 TEXT_COLUMNS = ["level2", "level2_norm", "name", "description", "value", "project_name"]
 
