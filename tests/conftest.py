@@ -21,3 +21,14 @@ def sample_rows() -> pd.DataFrame:
 def gold_dataset(sample_rows) -> pd.DataFrame:
     """The samples with the gold annotations joined (all 278 rows gold)."""
     return build_dataset(sample_rows, [ROOT / "data" / "annotations"])
+
+
+@pytest.fixture(scope="session")
+def rows(sample_rows) -> pd.DataFrame:
+    """Short name used by most modules (a module may define its own ``rows``)."""
+    return sample_rows
+
+
+@pytest.fixture(scope="session")
+def frame(gold_dataset) -> pd.DataFrame:
+    return gold_dataset

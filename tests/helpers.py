@@ -72,3 +72,12 @@ def context_tuples(frame: pd.DataFrame) -> list[tuple]:
     """Each project's name, fund use and goals (squashed), in order: the context a reader must keep."""
     seen = frame[["project_name", "fund_use", "project_goals"]].drop_duplicates()
     return [tuple(squash(v) for v in row) for row in seen.itertuples(index=False)]
+
+
+#: the samples by number, with how many projects the format tests rebuild (002 is large)
+SAMPLE_FILES = {"004": "004_8fe8d81b6e5c8740.txt", "001": "001_7a371d8eaa1dfa6d.txt", "002": "002_25a7642d433ed1a7.txt"}
+
+
+def sample_documents(projects: dict[str, int | None]) -> dict[str, dict]:
+    """sample_document for each sample key, limited to ``projects[key]`` projects."""
+    return {key: sample_document(SAMPLE_FILES[key], projects[key]) for key in projects}

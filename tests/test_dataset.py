@@ -56,11 +56,6 @@ def _find(frame: pd.DataFrame, doc: str, project: str, name: str, value: str, de
 
 
 @pytest.fixture(scope="module")
-def rows(sample_rows):
-    return sample_rows
-
-
-@pytest.fixture(scope="module")
 def built(gold_dataset):
     return gold_dataset
 

@@ -13,9 +13,8 @@ from budgetnlp.errors import InputError
 from budgetnlp.extract import extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
 from budgetnlp.extract.excel import flat_list_blocks, format_date, format_number, sheet_blocks
-from tests.helpers import comparable, sample_document
+from tests.helpers import comparable, sample_documents
 
-SAMPLES = {"004": "004_8fe8d81b6e5c8740.txt", "001": "001_7a371d8eaa1dfa6d.txt", "002": "002_25a7642d433ed1a7.txt"}
 #: 002 has 27 projects: a handful is enough here
 PROJECTS = {"004": None, "001": None, "002": 5}
 
@@ -24,10 +23,7 @@ _SPLIT = re.compile(r"^(≥|≤|>|<|=|＞|＜|≧|≦|＝)?((?:0|[1-9]\d*)(?:\.\
 
 @pytest.fixture(scope="module")
 def documents() -> dict[str, dict]:
-    out = {}
-    for key, file_name in SAMPLES.items():
-        out[key] = sample_document(file_name, PROJECTS[key])
-    return out
+    return sample_documents(PROJECTS)
 
 
 def split_value(value: str) -> tuple[str, float | int | str, str, str | None]:

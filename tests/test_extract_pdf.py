@@ -20,11 +20,9 @@ from budgetnlp.errors import InputError
 from budgetnlp.extract import extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
 from budgetnlp.extract.pdf import READER
-from tests.helpers import SAMPLES as SAMPLES_DIR
-from tests.helpers import comparable, sample_document
+from .helpers import SAMPLE_FILES, SAMPLES, comparable, sample_documents
 
 
-SAMPLES = {"004": "004_8fe8d81b6e5c8740.txt", "001": "001_7a371d8eaa1dfa6d.txt", "002": "002_25a7642d433ed1a7.txt"}
 PROJECTS = {"004": None, "001": None, "002": 6}
 FONT_PACKAGE = "fonts-wqy-microhei"
 KNOWN_FONTS = (
@@ -63,8 +61,8 @@ def font(tmp_path_factory) -> Path:
 
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
     chars = set(Path(__file__).read_text(encoding="utf-8")) | {chr(c) for c in range(32, 127)}
-    for file_name in SAMPLES.values():
-        chars |= set((SAMPLES_DIR / file_name).read_text(encoding="utf-8"))
+    for file_name in SAMPLE_FILES.values():
+        chars |= set((SAMPLES / file_name).read_text(encoding="utf-8"))
     options = subset.Options()
     options.notdef_outline = True
     face = TTFont(str(path), fontNumber=0, lazy=True)
@@ -78,10 +76,7 @@ def font(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def documents() -> dict[str, dict]:
-    out = {}
-    for key, file_name in SAMPLES.items():
-        out[key] = sample_document(file_name, PROJECTS[key])
-    return out
+    return sample_documents(PROJECTS)
 
 
 # --------------------------------------------------------------------------- building PDFs

@@ -56,16 +56,6 @@ class Intruder:
 
 # ---------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def rows(sample_rows):
-    return sample_rows
-
-
-@pytest.fixture(scope="module")
-def frame(gold_dataset):
-    return gold_dataset
-
-
-@pytest.fixture(scope="module")
 def config() -> TrainConfig:
     return load_config(DEFAULT_CONFIG)
 

@@ -50,16 +50,6 @@ def offline():
 
 
 @pytest.fixture(scope="module")
-def rows(sample_rows):
-    return sample_rows
-
-
-@pytest.fixture(scope="module")
-def frame(gold_dataset):
-    return gold_dataset
-
-
-@pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory, rows):
     """A random 2-layer BERT (hidden 32) and a character vocabulary covering the sample rows."""
     folder = tmp_path_factory.mktemp("tiny-bert")
