@@ -234,19 +234,20 @@ class Client(threading.Thread):
             self.errors.append(f"decision save: HTTP {response.status_code} {response.text[:200]}")
 
 
-def cpu_seconds(pid: int | None = None, children: bool = True) -> float | None:
-    """User + system CPU of a process (and its children) — psutil when installed, else None."""
+def cpu_by_process(pid: int | None = None, children: bool = True) -> dict[int, float] | None:
+    """User + system CPU seconds of a process and (optionally) its children, per pid — psutil
+    when installed, else None."""
     try:
         import psutil
     except ImportError:
         return None
     try:
         process = psutil.Process(pid)
-        total = 0.0
+        out = {}
         for p in [process, *(process.children(recursive=True) if children else [])]:
             times = p.cpu_times()
-            total += times.user + times.system
-        return total
+            out[p.pid] = times.user + times.system
+        return out
     except psutil.Error:
         return None
 
@@ -318,7 +319,7 @@ def main() -> int:
                        for i in range(args.clients)]
             print(f"{args.clients} clients for {args.seconds:.0f} s against {args.workers} worker(s), think time "
                   f"{args.think:g} s …", flush=True)
-            server_cpu, client_cpu = cpu_seconds(server.pid), cpu_seconds(children=False)
+            server_before, client_before = cpu_by_process(server.pid), cpu_by_process(children=False)
             load_before = os.getloadavg()[0]
             started = time.monotonic()
             for c in clients:
@@ -326,8 +327,13 @@ def main() -> int:
             for c in clients:
                 c.join()
             elapsed = time.monotonic() - started
-            if server_cpu is not None:
-                server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, cpu_seconds(children=False) - client_cpu
+            server_after, client_after = cpu_by_process(server.pid), cpu_by_process(children=False)
+            server_cpu = client_cpu = None
+            if server_before is not None and server_after is not None:
+                # per process: uvicorn's workers each run on one core (the GIL), so an uneven
+                # share of the clients' connections shows here
+                per_worker = sorted((v - server_before.get(p, 0.0) for p, v in server_after.items()), reverse=True)
+                server_cpu, client_cpu = sum(per_worker), sum(client_after.values()) - sum(client_before.values())
             load_after = os.getloadavg()[0]
         finally:
             server.terminate()
@@ -359,7 +365,8 @@ def main() -> int:
     total = sum(len(v) for k, v in latency.items() if not k.startswith("queue page,"))
     print(f"\nall requests: {total} in {elapsed:.1f} s ({total / elapsed:.0f} req/s); errors: {len(errors)}")
     if server_cpu is not None:
-        print(f"CPU: server {server_cpu:.1f} s ({1000 * server_cpu / max(total, 1):.1f} ms per request), load generator "
+        print(f"CPU: server {server_cpu:.1f} s ({1000 * server_cpu / max(total, 1):.1f} ms per request; per process "
+              f"{', '.join(f'{v:.1f}' for v in per_worker if v >= 0.05)} s), load generator "
               f"{client_cpu:.1f} s, on {os.cpu_count()} cores; load average {load_before:.1f} before, {load_after:.1f} after")
     print(f"decision saves: {integrity['saves_200']} answered 200, {conflicts} answered 409 (conflicts, expected)")
     print(f"history lines: {integrity['history_lines']}; lost: {integrity['lost']}; duplicated: {integrity['duplicated']}; "
@@ -374,7 +381,7 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": args.rows, "clients": args.clients, "seconds": elapsed, "workers": args.workers,
-                                         "think_s": args.think, "server_cpu_s": server_cpu, "client_cpu_s": client_cpu,
+                                         "think_s": args.think, "server_cpu_s": server_cpu, "server_cpu_per_process_s": per_worker if server_cpu is not None else None, "client_cpu_s": client_cpu,
                                          "load_average": [load_before, load_after], "cpus": os.cpu_count(), "latency": figures, "conflicts": conflicts, "errors": len(errors),
                                          "integrity": integrity}, indent=2), encoding="utf-8")
     return 0 if ok and fast else (1 if not ok else 2)

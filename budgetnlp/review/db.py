@@ -14,6 +14,7 @@ Tables
     indicator_rows   one line per indicator row: the row, the newest model predictions and the
                      current review state (version, status, the newest decision, current labels)
     row_search       the searchable text of each row, narrow, for LIKE scans
+    row_fts          (SQLite with FTS5) a bigram index over row_search.text: see fulltext.py
     decisions        the append-only history: one line per save, never updated or deleted
                      (database triggers refuse UPDATE and DELETE)
 """
@@ -145,6 +146,9 @@ indicator_rows = sa.Table(
     sa.Index("ix_rows_margin", "margin", "row_id", *QUEUE_FILTER_COLUMNS),
     # counts per status under any filter, index-only; a department's rows in risk order
     sa.Index("ix_rows_counts", *COUNT_COLUMNS),
+    # a rare status (reviewed, conflict) straight to its rows in either order
+    sa.Index("ix_rows_status_risk", "status", "risk", "row_id", *QUEUE_FILTER_COLUMNS[1:]),
+    sa.Index("ix_rows_status_margin", "status", "margin", "row_id", *QUEUE_FILTER_COLUMNS[1:]),
     sa.Index("ix_rows_department", "department", "risk", "row_id", "margin", *COUNT_COLUMNS),
     sa.Index("ix_rows_project", "project_key", "position"),
     sa.Index("ix_rows_decided_by", "decided_by"),
