@@ -260,6 +260,22 @@ def test_password_reset_ends_existing_sessions(app, database_url, engine):
     fresh.state.engine.dispose()
 
 
+def test_disabled_account_is_locked_out(app, database_url, engine, tmp_path):
+    client = client_for(app, "bob")
+    cookies = dict(client.cookies)
+    result = CliRunner().invoke(review_app, ["disable", "bob", "--db", database_url])
+    assert result.exit_code == 0, result.output
+    assert "bob\treviewer\tdisabled" in CliRunner().invoke(review_app, ["users", "--db", database_url]).output
+    fresh = create_app(database_url, count_cache_ttl=0)  # empty user cache: the app's own lags ≤ 5 s
+    assert TestClient(fresh, cookies=cookies).get("/api/me").status_code == 401
+    assert login(TestClient(fresh), "bob").status_code != 303
+    missing = CliRunner().invoke(review_app, ["disable", "nobody", "--db", database_url])
+    assert missing.exit_code != 0 and "no user named 'nobody'" in str(missing.exception)
+    service.add_user(engine, "bob", "another good password", update=True)  # enabled again
+    assert service.authenticate(engine, "bob", "another good password") is not None
+    fresh.state.engine.dispose()
+
+
 def test_http_basic_for_machine_clients(app):
     client = client_for(app)
     assert client.get("/api/me", auth=("alice", PASSWORD)).json() == {"name": "alice", "role": "reviewer", "auth": "basic"}

@@ -148,6 +148,20 @@ def adduser(
     typer.echo(f"{'updated' if update else 'added'} {user['role']} {user['name']} ({_shown(url)})", err=True)
 
 
+@review_app.command("disable")
+def disable(
+    name: str = typer.Argument(..., help="Login name."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Disable an account: its logins are refused and its sessions end within seconds; its
+    decisions stay. `adduser NAME --update` enables it again with a new password."""
+    engine, url = _engine(db)
+    from . import service
+
+    service.disable_user(engine, name)
+    typer.echo(f"disabled {name} ({_shown(url)})", err=True)
+
+
 @review_app.command("users")
 def users(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
     """List accounts."""

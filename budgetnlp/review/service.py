@@ -191,6 +191,14 @@ def add_user(engine: sa.Engine, name: str, password: str, role: str = "reviewer"
     return {"id": user_id, "name": name, "role": role}
 
 
+def disable_user(engine: sa.Engine, name: str) -> None:
+    """Refuse this account's logins and end its sessions (its decisions stay in the history;
+    ``add_user(..., update=True)`` enables it again with a new password)."""
+    with engine.begin() as conn:
+        if conn.execute(db.users.update().where(db.users.c.name == name).values(active=False)).rowcount == 0:
+            raise ValidationError(f"no user named {name!r}")
+
+
 def _user_dict(row) -> dict:
     return {"id": row.id, "name": row.name, "role": row.role, "active": bool(row.active), "stamp": row.password_hash[-12:]}
 
