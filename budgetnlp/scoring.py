@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import BudgetNLPError, InputError
@@ -51,7 +52,7 @@ class Unit:
 @dataclass
 class UnitResult:
     path: str
-    rows: pd.DataFrame | None = None
+    rows: pa.Table | None = None  # the output columns (``to_table``): converted where they were scored
     error: InputError | None = None
     cached: bool = False
 
@@ -76,8 +77,8 @@ def _read_unit(unit: Unit) -> pd.DataFrame:
     return frame
 
 
-def score_unit(unit: Unit, model_ref: str, cache_dir: str | None) -> UnitResult:
-    """Extract and score one input; errors become the result, never an exception."""
+def score_unit(unit: Unit, model_ref: str, cache_dir: str | None, extras: tuple[str, ...] = ()) -> UnitResult:
+    """Extract and score one input into an output table; errors become the result, never an exception."""
     try:
         data = Path(unit.path).read_bytes()
     except OSError as exc:
@@ -91,7 +92,7 @@ def score_unit(unit: Unit, model_ref: str, cache_dir: str | None) -> UnitResult:
             if cache_file.is_file():
                 cached = pd.read_parquet(cache_file)
                 cached["source_path"] = unit.path
-                return UnitResult(unit.path, rows=cached, cached=True)
+                return UnitResult(unit.path, rows=to_table(cached, extras), cached=True)
         rows = _read_unit(unit)
         scored = model.predict(rows, corpus=_own_corpus(rows, model))
         scored["reasons"] = scored["reasons"].map("\n".join)
@@ -100,7 +101,7 @@ def score_unit(unit: Unit, model_ref: str, cache_dir: str | None) -> UnitResult:
             tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
             scored.to_parquet(tmp, index=False)
             os.replace(tmp, cache_file)
-        return UnitResult(unit.path, rows=scored)
+        return UnitResult(unit.path, rows=to_table(scored, extras))
     except InputError as error:
         return UnitResult(unit.path, error=error)
     except BudgetNLPError as error:
@@ -118,9 +119,13 @@ def _own_corpus(rows: pd.DataFrame, model):
     return CorpusStats.from_rows(rows)
 
 
+def _output_columns(extras) -> list[str]:
+    return ROW_COLUMNS + SCORED_COLUMNS + ["suggestion"] + KNOWN_EXTRAS + [c for c in (extras or []) if c not in KNOWN_EXTRAS]
+
+
 def conform(scored: pd.DataFrame, extras: list[str] | None = None) -> pd.DataFrame:
     """The output columns in a fixed order and dtype, so every chunk shares one Parquet schema."""
-    columns = ROW_COLUMNS + SCORED_COLUMNS + ["suggestion"] + KNOWN_EXTRAS + [c for c in (extras or []) if c not in KNOWN_EXTRAS]
+    columns = _output_columns(extras)
     out = scored.reindex(columns=columns)
     for column in columns:
         if column in _FLOAT_COLUMNS:
@@ -130,6 +135,30 @@ def conform(scored: pd.DataFrame, extras: list[str] | None = None) -> pd.DataFra
         else:
             out[column] = out[column].astype("string")
     return out
+
+
+@lru_cache(maxsize=8)
+def output_schema(extras: tuple[str, ...] = ()) -> pa.Schema:
+    """The output table's schema, with the pandas metadata that reads it back as ``conform``'s dtypes."""
+    return pa.Table.from_pandas(conform(pd.DataFrame(columns=ROW_COLUMNS), list(extras)), preserve_index=False).schema
+
+
+def to_table(scored: pd.DataFrame, extras: tuple[str, ...] = ()) -> pa.Table:
+    """Scored rows as an Arrow table of the output schema, built column by column: Table.from_pandas
+    rebuilds the pandas metadata on every call, 4× the conversion itself on one document's rows.
+    Values Arrow will not take as they are (a number in a text column of a user's row table) go
+    through ``conform`` first."""
+    schema = output_schema(tuple(extras))
+
+    def arrays(frame):
+        return [pa.Array.from_pandas(frame[f.name], type=f.type) if f.name in frame else pa.nulls(len(frame), f.type)
+                for f in schema]
+
+    try:
+        columns = arrays(scored)
+    except (pa.ArrowException, TypeError, ValueError):
+        columns = arrays(conform(scored, list(extras)))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 # ---------------------------------------------------------------- running the units
@@ -150,10 +179,10 @@ def _table_extras(units: list[Unit]) -> list[str]:
     return extras
 
 
-def _run_local(units, model_ref, cache_dir, workers) -> Iterator[UnitResult]:
+def _run_local(units, model_ref, cache_dir, extras, workers) -> Iterator[UnitResult]:
     if workers <= 1:
         for unit in units:
-            yield score_unit(unit, model_ref, cache_dir)
+            yield score_unit(unit, model_ref, cache_dir, extras)
         return
     import multiprocessing as mp
     from functools import partial
@@ -172,12 +201,12 @@ def _run_local(units, model_ref, cache_dir, workers) -> Iterator[UnitResult]:
             yield unit
 
     with context.Pool(workers, initializer=_model, initargs=(model_ref,)) as pool:
-        for result in pool.imap(partial(score_unit, model_ref=model_ref, cache_dir=cache_dir), feed(), chunksize=2):
+        for result in pool.imap(partial(score_unit, model_ref=model_ref, cache_dir=cache_dir, extras=extras), feed(), chunksize=2):
             window.release()
             yield result
 
 
-def _run_dask(units, model_ref, cache_dir, scheduler) -> Iterator[UnitResult]:
+def _run_dask(units, model_ref, cache_dir, extras, scheduler) -> Iterator[UnitResult]:
     try:
         from distributed import Client
     except ImportError:
@@ -187,7 +216,7 @@ def _run_dask(units, model_ref, cache_dir, scheduler) -> Iterator[UnitResult]:
         window = max(8, 4 * sum(client.nthreads().values()))
         pending: list = []
         for unit in units:  # a bounded window of futures, gathered in input order
-            pending.append(client.submit(score_unit, unit, model_ref, cache_dir, pure=False))
+            pending.append(client.submit(score_unit, unit, model_ref, cache_dir, extras, pure=False))
             if len(pending) >= window:
                 yield pending.pop(0).result()
         for future in pending:
@@ -199,32 +228,31 @@ def _run_dask(units, model_ref, cache_dir, scheduler) -> Iterator[UnitResult]:
 
 @dataclass
 class _Writers:
+    """scored.parquet and scored.csv (UTF-8 with BOM), appended one document's table at a time."""
+
     out: Path
-    schema: pa.Schema | None = None
+    schema: pa.Schema
     parquet: pq.ParquetWriter | None = None
-    csv_started: bool = False
+    csv_file: object = None
+    csv: pacsv.CSVWriter | None = None
     rows: int = 0
 
-    def write(self, frame: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(frame, preserve_index=False, schema=self.schema)
+    def write(self, table: pa.Table) -> None:
         if self.parquet is None:
-            self.schema = table.schema
             self.parquet = pq.ParquetWriter(self.out / "scored.parquet", self.schema)
+            self.csv_file = open(self.out / "scored.csv", "wb")
+            self.csv_file.write("\ufeff".encode("utf-8"))  # Excel reads the CSV as UTF-8 only with the BOM
+            self.csv = pacsv.CSVWriter(self.csv_file, self.schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
         self.parquet.write_table(table)
-        frame.to_csv(
-            self.out / "scored.csv",
-            mode="a" if self.csv_started else "w",
-            header=not self.csv_started,
-            index=False,
-            encoding="utf-8" if self.csv_started else "utf-8-sig",
-        )
-        self.csv_started = True
-        self.rows += len(frame)
+        self.csv.write_table(table)
+        self.rows += table.num_rows
 
-    def close(self, empty: pd.DataFrame) -> None:
+    def close(self) -> None:
         if self.parquet is None:
-            self.write(empty)
+            self.write(self.schema.empty_table())
         self.parquet.close()
+        self.csv.close()
+        self.csv_file.close()
 
 
 @dataclass
@@ -252,21 +280,21 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
     cache_path = str(cache_dir or default_cache_dir()) if cache else None
     run = ScoreRun(out, [str(p) for p in inputs], {"name": loaded.name, "version": loaded.version,
                                                     "metrics": _headline(loaded.meta, loaded.folder)})
-    writers = _Writers(out)
-    results = _run_dask(units, str(model), cache_path, scheduler) if scheduler else _run_local(units, str(model), cache_path, workers)
+    writers = _Writers(out, output_schema(tuple(extras)))
+    results = (_run_dask(units, str(model), cache_path, tuple(extras), scheduler) if scheduler
+               else _run_local(units, str(model), cache_path, tuple(extras), workers))
     for result in results:
         if result.error is not None:
             run.errors.append(result.error)
             if progress:
                 progress(0, result.error)
             continue
-        frame = conform(result.rows, extras)
-        writers.write(frame)
+        writers.write(result.rows)
         run.documents += 1
         run.cached += int(result.cached)
         if progress:
-            progress(len(frame), None)
-    writers.close(conform(pd.DataFrame(columns=ROW_COLUMNS), extras))
+            progress(result.rows.num_rows, None)
+    writers.close()
     run.rows = writers.rows
     _write_errors(run)
     _write_reports(run, report_rows)

@@ -146,3 +146,22 @@ def test_row_table_without_value_column_is_an_input_error(tmp_path):
     run = score([table, good], tmp_path / "out", cache=False)
     assert run.rows == 27
     assert len(run.errors) == 1 and "value" in run.errors[0].reason
+
+
+def test_output_table_takes_any_values_a_row_table_may_hold():
+    """The fast column-by-column conversion and the conform path give one table; values Arrow will
+    not take as they are (a numeric code, a budget written as text, a bool) go through conform."""
+    import pyarrow as pa
+
+    from budgetnlp.scoring import conform, output_schema, to_table
+
+    plain = pd.DataFrame({"name": ["满意度", None], "value": ["≥90%", "成效明显"], "year": [2024, None], "risk": [0.5, 0.25]})
+    odd = plain.assign(project_code=[4300502, 17], project_budget=["161.93", "n/a"], vague=[True, False])
+    for frame, extras in ((plain, ()), (odd, ("remark",))):
+        table = to_table(frame.assign(remark="x") if extras else frame, extras)
+        expected = pa.Table.from_pandas(conform(frame.assign(remark="x") if extras else frame, list(extras)),
+                                        preserve_index=False, schema=output_schema(extras))
+        assert table.equals(expected) and table.schema.equals(expected.schema, check_metadata=True)
+    back = to_table(odd).to_pandas()
+    assert back["project_code"].tolist() == ["4300502", "17"] and back["project_budget"].iloc[0] == 161.93
+    assert pd.isna(back["project_budget"].iloc[1]) and back["year"].dtype == "Int64" and back["vague"].tolist() == [1, 0]
