@@ -110,10 +110,29 @@ class FeatureBuilder:
             [
                 self.words.transform(features.tokens),
                 self.chars.transform(features.chars),
-                self.dense.transform(features.dense),
+                self._dense_matrix(features.dense),
             ],
             format="csr",
         )
+
+    def _dense_matrix(self, dicts: list[dict]) -> sparse.csr_matrix:
+        """``self.dense.transform(dicts)`` for the values ``compute`` makes (strings and floats),
+        without DictVectorizer's per-value abstract type checks (a third of the matrix's time)."""
+        vocabulary, separator = self.dense.vocabulary_, self.dense.separator
+        indices, values, indptr = [], [], [0]
+        for features in dicts:
+            for key, value in features.items():
+                if type(value) is str:
+                    key, value = f"{key}{separator}{value}", 1.0
+                column = vocabulary.get(key)
+                if column is not None:
+                    indices.append(column)
+                    values.append(value)
+            indptr.append(len(indices))
+        matrix = sparse.csr_matrix((np.array(values, dtype=self.dense.dtype), np.array(indices, dtype=np.int32), indptr),
+                                   shape=(len(dicts), len(vocabulary)))
+        matrix.sort_indices()
+        return matrix
 
     def flag_columns(self, flag: str, with_text: bool) -> np.ndarray:
         """Columns a flag's classifier uses: that flag's rule-vote summary (whose polarity carries

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -179,23 +181,23 @@ class SklearnBackend:
         return sparse.hstack([self.builder.transform(features), self._category_features(rows)], format="csr")
 
     def predict(self, rows: pd.DataFrame, features: RowFeatures) -> dict:
-        """Flag probabilities, model metric types (with confidence) and the text evidence per flag."""
+        """Flag probabilities, model metric types (with confidence) and, for the rows each flag
+        is raised on, the text evidence."""
         x = self.matrix(rows, features)
-        proba = {}
-        for flag in FLAGS:
-            model = self.flag_models_[flag]
-            proba[flag] = np.full(x.shape[0], model) if isinstance(model, float) else _positive_proba(model, self._flag_matrix(x, flag))
+        fast = _compiled(self, x.shape[1])
+        proba = {flag: fast.flags[flag](x) for flag in FLAGS}
         out = {"proba": pd.DataFrame(proba, index=rows.index)}
-        x_types = x[:, self.type_columns_]
-        for key, model in (("suggested", self.suggested_model_), ("metric", self.metric_model_)):
+        for key, model, predict_proba in (("suggested", self.suggested_model_, fast.suggested),
+                                          ("metric", self.metric_model_, fast.metric)):
             if isinstance(model, str):
                 out[key] = [model] * x.shape[0]
                 out[f"{key}_confidence"] = np.ones(x.shape[0])
             else:
-                p = model.predict_proba(x_types)
+                p = predict_proba(x)
                 out[key] = list(model.classes_[p.argmax(axis=1)])
                 out[f"{key}_confidence"] = p.max(axis=1)
-        out["evidence"] = self._evidence(x)
+        raised = {flag: proba[flag] >= self.thresholds_[flag] for flag in FLAGS}
+        out["evidence"] = self._evidence(x, raised, fast)
         out["category_issue"] = np.asarray(x[:, -1].todense()).ravel() > 0
         return out
 
@@ -208,53 +210,104 @@ class SklearnBackend:
             coef = np.mean([c.estimator.coef_[0] for c in model.calibrated_classifiers_], axis=0)
         else:
             coef = model.coef_[0]
+        return self._spread(flag, coef, width)
+
+    def _spread(self, flag: str, coef: np.ndarray, width: int) -> np.ndarray:
+        """Coefficients over the flag's columns → over all columns, text scaled by ``text_weight``
+        (so ``x @ spread`` equals ``_flag_matrix(x, flag) @ coef``)."""
         columns = self.flag_columns_[flag]
         full = np.zeros(width)
         full[columns] = coef * np.where(columns < self.builder.n_text, self.config["text_weight"], 1.0)
         return full
 
-    def _evidence(self, x: sparse.csr_matrix) -> dict[str, list[list[str]]]:
-        """Per flag and row, the words of the name, value and description that pushed the
-        decision up most (coefficient × feature value), function words and repeats left out."""
-        names = self.builder.feature_names()
-        explainable = np.array([_explainable(name) for name in names] + [""] * (x.shape[1] - len(names)), dtype=object)
+    def _evidence(self, x: sparse.csr_matrix, raised: dict[str, np.ndarray], fast: "_Compiled") -> dict[str, list[list[str]]]:
+        """Per flag, for each row the flag is raised on, the words of the name, value and
+        description that pushed the decision up most (coefficient × feature value), function
+        words and repeats left out; [] for the other rows (nothing to explain)."""
         k = self.config["explain_tokens"]
         out = {}
         for flag in FLAGS:
-            coef = self._coefficients(flag, x.shape[1])
-            rows_evidence = []
-            for i in range(x.shape[0]):
-                words: list[str] = []
-                if coef is not None:
+            coef = fast.evidence[flag]
+            rows_evidence: list[list[str]] = [[] for _ in range(x.shape[0])]
+            if coef is not None:
+                for i in np.flatnonzero(raised[flag]):
                     start, end = x.indptr[i], x.indptr[i + 1]
                     columns = x.indices[start:end]
                     weights = x.data[start:end] * coef[columns]
+                    words = rows_evidence[i]
                     for j in np.argsort(-weights):
                         if weights[j] <= 0 or len(words) == k:
                             break
-                        word = explainable[columns[j]]
+                        word = fast.explainable[columns[j]]
                         if word and word not in words:
                             words.append(word)
-                rows_evidence.append(words)
             out[flag] = rows_evidence
         return out
 
 
-def _positive_proba(model, x) -> np.ndarray:
-    """P(flag) without scikit-learn's per-call validation, which dominates on one document's rows:
-    the calibrated ensemble's mean of sigmoid(decision) for Platt-scaled logistic regressions,
-    predict_proba for anything else."""
-    if isinstance(model, CalibratedClassifierCV) and all(
-        len(c.calibrators) == 1 and hasattr(c.calibrators[0], "a_") and hasattr(c.estimator, "coef_")
-        for c in model.calibrated_classifiers_
-    ):
-        total = np.zeros(x.shape[0])
-        for c in model.calibrated_classifiers_:
-            decision = x @ c.estimator.coef_[0] + c.estimator.intercept_[0]
-            calibrator = c.calibrators[0]
-            total += 1.0 / (1.0 + np.exp(calibrator.a_ * decision + calibrator.b_))
-        return total / len(model.calibrated_classifiers_)
-    return model.predict_proba(x)[:, 1]
+class _Compiled:
+    """A fitted backend's prediction arithmetic, precomputed once per process: each flag's
+    calibrated ensemble as whole-width coefficient vectors (no column slicing per document), the
+    type models as weight matrices, the explainable word of every column. scikit-learn's own
+    predict_proba validates its input on every call, which costs more than the arithmetic on one
+    document's rows. Kept beside the backend (never saved with it)."""
+
+    def __init__(self, backend: SklearnBackend, width: int) -> None:
+        self.width = width
+        names = backend.builder.feature_names()
+        self.explainable = np.array([_explainable(n) for n in names] + [""] * (width - len(names)), dtype=object)
+        self.flags = {flag: self._flag(backend, flag) for flag in FLAGS}
+        self.evidence = {flag: backend._coefficients(flag, width) for flag in FLAGS}
+        type_columns = backend.type_columns_
+        self.suggested = self._multiclass(backend.suggested_model_, type_columns)
+        self.metric = self._multiclass(backend.metric_model_, type_columns)
+
+    def _flag(self, backend: SklearnBackend, flag: str):
+        model = backend.flag_models_[flag]
+        if isinstance(model, float):
+            return lambda x: np.full(x.shape[0], model)
+        platt = isinstance(model, CalibratedClassifierCV) and all(
+            len(c.calibrators) == 1 and hasattr(c.calibrators[0], "a_") and hasattr(c.estimator, "coef_")
+            for c in model.calibrated_classifiers_)
+        if not platt:
+            return lambda x: model.predict_proba(backend._flag_matrix(x, flag))[:, 1]
+        members = [(backend._spread(flag, c.estimator.coef_[0], self.width), c.estimator.intercept_[0],
+                    c.calibrators[0].a_, c.calibrators[0].b_) for c in model.calibrated_classifiers_]
+
+        def proba(x):  # the ensemble's mean of Platt-scaled sigmoids of the decision function
+            total = np.zeros(x.shape[0])
+            for coef, intercept, a, b in members:
+                total += 1.0 / (1.0 + np.exp(a * (x @ coef + intercept) + b))
+            return total / len(members)
+
+        return proba
+
+    def _multiclass(self, model, type_columns: np.ndarray):
+        if isinstance(model, str):
+            return None
+        if not (isinstance(model, LogisticRegression) and model.coef_.shape[0] == len(model.classes_) > 2):
+            return lambda x: model.predict_proba(x[:, type_columns])
+        weights = np.zeros((self.width, len(model.classes_)))
+        weights[type_columns] = model.coef_.T
+        intercept = model.intercept_
+
+        def proba(x):  # multinomial logistic regression: softmax of the decision function
+            decision = x @ weights + intercept
+            decision -= decision.max(axis=1, keepdims=True)
+            np.exp(decision, out=decision)
+            return decision / decision.sum(axis=1, keepdims=True)
+
+        return proba
+
+
+_COMPILED: "weakref.WeakKeyDictionary[SklearnBackend, _Compiled]" = weakref.WeakKeyDictionary()
+
+
+def _compiled(backend: SklearnBackend, width: int) -> _Compiled:
+    fast = _COMPILED.get(backend)
+    if fast is None or fast.width != width:
+        fast = _COMPILED[backend] = _Compiled(backend, width)
+    return fast
 
 
 _FUNCTION_WORDS = set("的了和与及或对在为是把被等个年月日")
