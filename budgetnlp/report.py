@@ -154,6 +154,7 @@ RISK_HIGH = 0.7
 RISK_MID = 0.4
 #: Rows listed in the HTML's "highest risk" table unless the caller asks otherwise.
 DEFAULT_TOP_ROWS = 500
+HTML_MAX_PROJECTS = 2000  # rows of the page's per-project table (the workbook lists every project)
 HIST_BINS = 10
 
 _P_COLUMNS = [f"p_{flag}" for flag in FLAGS]
@@ -1420,13 +1421,18 @@ def _render_html(frame: pd.DataFrame, stats: dict, meta: dict, top_rows: int) ->
     w("</tbody></table></section>")
 
     # 四、各项目
-    projects = sorted(
+    ranked = sorted(
         stats["by_project"],
         key=lambda p: (-p["flagged_rate"], -(p.get("risk_mean") or 0.0)),
     )
+    projects = ranked[:HTML_MAX_PROJECTS]  # a year's run has 100,000s: the page would not open
+    more = len(ranked) - len(projects)
     w(
         '<section id="projects"><h2>四、各项目问题比例</h2>'
-        '<p class="muted small">按有问题指标的比例从高到低排列；点击项目名称查看该项目的指标明细。</p>'
+        '<p class="muted small">按有问题指标的比例从高到低排列；点击项目名称查看该项目的指标明细。'
+        + (f"共 {len(ranked):,} 个项目，此处列出前 {len(projects):,} 个；全部项目见 scored.xlsx 各单位工作表和 summary.json。"
+           if more else "")
+        + "</p>"
         '<table class="wide" id="project-table"><thead><tr><th>预算单位</th><th>项目</th><th>项目编码</th>'
         f'<th class="n">指标数</th><th class="n">有问题指标</th>{flag_heads}'
         '<th class="n">最高风险</th></tr></thead><tbody>'

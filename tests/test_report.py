@@ -276,6 +276,24 @@ def test_html_caps_the_weakest_list(scored):
     assert f"另有 {flagged - 5} 条未列出" in html
 
 
+def test_html_caps_the_project_table_the_workbook_keeps_every_project(tmp_path, scored, monkeypatch):
+    import budgetnlp.report as report
+
+    monkeypatch.setattr(report, "HTML_MAX_PROJECTS", 4)
+    summary = {**SUMMARY_FACTS, **summarize(scored)}
+    write_reports(scored, summary, tmp_path)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    table = re.search(r'id="project-table">.*?</table>', html, re.S).group(0)
+    assert table.count("<tr><td>") == 4 < summary["projects"]
+    assert f"共 {summary['projects']:,} 个项目，此处列出前 4 个" in html
+    worst = sorted(summary["by_project"], key=lambda p: (-p["flagged_rate"], -(p.get("risk_mean") or 0.0)))[:4]
+    assert [re.sub(r"<[^>]+>", "", m) for m in re.findall(r"<tr><td>[^<]*</td><td>(.*?)</td>", table)] == \
+        [p["project_name"] for p in worst]
+    wb = openpyxl.load_workbook(tmp_path / "scored.xlsx")
+    listed = sum(1 for name in wb.sheetnames[2:] for r in wb[name].iter_rows(min_row=5, values_only=True) if r[1])
+    assert listed == summary["projects"]
+
+
 # --------------------------------------------------------------------------- in a browser
 def test_report_renders_offline_in_chromium(reports):
     def links_and_escaping(page):
