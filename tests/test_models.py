@@ -162,6 +162,34 @@ def test_a_saved_model_predicts_like_the_trained_one(trained, rows, scored):
     pd.testing.assert_frame_equal(loaded.predict(rows).drop(columns="model"), scored.drop(columns="model"))
 
 
+def test_precompiled_arithmetic_matches_scikit_learn(trained, rows):
+    """predict's whole-width coefficient vectors, softmax type models and direct dense matrix give
+    scikit-learn's own probabilities and DictVectorizer's matrix."""
+    from budgetnlp.features import RowFeatures
+    from budgetnlp.models import _with_row_columns
+    from budgetnlp.models.sklearn_backend import _compiled
+
+    backend = trained.backend
+    frame = _with_row_columns(rows)
+    features = RowFeatures.compute(frame, trained.corpus)
+    dense_ours, dense_theirs = backend.builder._dense_matrix(features.dense), backend.builder.dense.transform(features.dense)
+    assert (dense_ours != dense_theirs).nnz == 0
+    x = backend.matrix(frame, features)
+    fast = _compiled(backend, x.shape[1])
+    for flag in FLAGS:
+        model = backend.flag_models_[flag]
+        if not isinstance(model, float):
+            np.testing.assert_allclose(fast.flags[flag](x), model.predict_proba(backend._flag_matrix(x, flag))[:, 1], atol=1e-12)
+    for model, ours in ((backend.suggested_model_, fast.suggested), (backend.metric_model_, fast.metric)):
+        if not isinstance(model, str):
+            np.testing.assert_allclose(ours(x), model.predict_proba(x[:, backend.type_columns_]), atol=1e-12)
+    evidence = trained.backend.predict(frame, features)["evidence"]
+    raised = trained.predict(rows)
+    for flag in FLAGS:  # words only where the flag is raised: nothing else is explained
+        assert all(bool(words) <= bool(on) for words, on in zip(evidence[flag], raised[flag]))
+        assert any(evidence[flag][i] for i in np.flatnonzero(raised[flag].to_numpy())) or not raised[flag].any()
+
+
 # ---------------------------------------------------------------- loading safely
 @pytest.mark.parametrize("intruder", [Intruder, lambda: Path("/etc/passwd")], ids=["test-class", "PosixPath"])
 def test_untrusted_types_are_refused(trained, tmp_path, intruder):
