@@ -742,14 +742,15 @@ def _write_xlsx(frame: pd.DataFrame, stats: dict, meta: dict, path: Path) -> Non
     _xlsx_styles(wb)
     taken = {SCORED_SHEET.casefold(), SUMMARY_SHEET.casefold()}
     dept_sheets = {d["department"]: _sheet_title(d["department"], taken) for d in stats["by_department"]}
-    rows_xml = _write_scored_sheet(wb.create_sheet(SCORED_SHEET), frame)
+    rows_xml = {_rows_marker(0): _write_scored_sheet(wb.create_sheet(SCORED_SHEET), frame)}
     _write_summary_sheet(wb.create_sheet(SUMMARY_SHEET), stats, meta, dept_sheets, len(frame))
     projects_by_dept: dict[str, list[dict]] = {}
     for project in stats["by_project"]:
         projects_by_dept.setdefault(project["department"], []).append(project)
-    for dept in stats["by_department"]:
+    for number, dept in enumerate(stats["by_department"], 1):
         name = dept["department"]
-        _write_department_sheet(wb.create_sheet(dept_sheets[name]), dept, projects_by_dept.get(name, []))
+        ws = wb.create_sheet(dept_sheets[name])
+        rows_xml[_rows_marker(number)] = _write_department_sheet(ws, dept, projects_by_dept.get(name, []), _rows_marker(number))
     package = io.BytesIO()
     wb.save(package)
     tmp = _temp_name(path)
@@ -805,9 +806,20 @@ def _write_scored_sheet(ws, frame: pd.DataFrame) -> Iterator[str]:
     # The data rows are written as sheet XML by _rows_xml and spliced in after saving (openpyxl
     # spends ~9 µs per cell; 20,000 rows × 41 columns would take most of the run). The marker row
     # marks the place; the style ids come from the workbook's own named styles.
-    ws.append([_ROWS_MARKER])
-    style_ids = {name: _style_id(ws, name) for name in ("bn_flag", "bn_wrap")}
-    return _rows_xml(_xlsx_data(frame, columns), columns, n, style_ids)
+    ws.append([_rows_marker(0)])
+    kinds = ["flag" if c in FLAGS else "wrap" if c in _XLSX_WRAP else "" for c in columns]
+    data = _xlsx_data(frame, columns)
+    return _rows_xml([data[c] for c in columns], kinds, n, 3, _style_ids(ws))
+
+
+def _rows_marker(sheet: int) -> str:
+    return f"{_ROWS_MARKER}:{sheet}"
+
+
+def _style_ids(ws) -> dict[str, str]:
+    """The ``s`` attribute of each kind of data cell, from the workbook's own named styles."""
+    return {kind: f' s="{_style_id(ws, name)}"' for kind, name in
+            (("flag", "bn_flag"), ("wrap", "bn_wrap"), ("pct", "bn_pct"), ("num2", "bn_num2"))}
 
 
 def _style_id(ws, name: str) -> int:
@@ -857,16 +869,14 @@ def _xml_cell_value(value) -> tuple[str, str] | None:
     return _xml_cell_value(_clean(_text(value)))
 
 
-def _rows_xml(data: dict[str, list], columns: list[str], n: int, style_ids: dict[str, int]):
-    """Yield the <row> elements of the data rows (sheet rows 3 … n + 2) in chunks of XML text."""
-    letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
-    flag_attr = f' s="{style_ids["bn_flag"]}"'
-    wrap_attr = f' s="{style_ids["bn_wrap"]}"'
-    kinds = ["flag" if c in FLAGS else "wrap" if c in _XLSX_WRAP else "" for c in columns]
-    series = [data[c] for c in columns]
+def _rows_xml(series: list[list], kinds: list[str], n: int, first_row: int, styles: dict[str, str]):
+    """Yield the <row> elements of ``n`` data rows (sheet rows ``first_row`` …) in chunks of XML
+    text. ``series`` holds each column's values; ``kinds`` each column's cell style: "flag"
+    (highlighted when 1), "wrap", "pct", "num2" or "" (none)."""
+    letters = [get_column_letter(i) for i in range(1, len(series) + 1)]
     chunk: list[str] = []
     for i in range(n):
-        r = i + 3
+        r = i + first_row
         cells = []
         for letter, kind, values in zip(letters, kinds, series):
             value = values[i]
@@ -881,7 +891,7 @@ def _rows_xml(data: dict[str, list], columns: list[str], n: int, style_ids: dict
             xml = _xml_cell_value(value)
             if xml is None:
                 continue
-            style = flag_attr if kind == "flag" and value == 1 else wrap_attr if kind == "wrap" else ""
+            style = "" if not kind or (kind == "flag" and value != 1) else styles[kind]
             cells.append(f'<c r="{letter}{r}"{style}{xml[0]}>{xml[1]}</c>')
         chunk.append(f'<row r="{r}">{"".join(cells)}</row>')
         if len(chunk) >= 2000:
@@ -891,28 +901,29 @@ def _rows_xml(data: dict[str, list], columns: list[str], n: int, style_ids: dict
         yield "".join(chunk)
 
 
-def _splice_rows(package: io.BytesIO, rows_xml, target: Path) -> None:
-    """Copy the saved workbook to ``target``, replacing the marker row with the data rows."""
-    marker = _ROWS_MARKER.encode()
+def _splice_rows(package: io.BytesIO, rows_xml: dict, target: Path) -> None:
+    """Copy the saved workbook to ``target``, replacing each sheet's marker row with its data rows."""
+    markers = {marker.encode(): rows for marker, rows in rows_xml.items()}
     with zipfile.ZipFile(package) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
-        sheets = [i for i in src.infolist() if i.filename.startswith("xl/worksheets/sheet")]
-        found = [i.filename for i in sheets if marker in src.read(i.filename)]
-        if len(found) != 1:
-            raise RuntimeError(f"scored.xlsx: row marker found in {len(found)} sheets")  # a bug, not bad input
+        placed = 0
         for item in src.infolist():
             data = src.read(item.filename)
             info = zipfile.ZipInfo(item.filename, date_time=item.date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
-            if item.filename != found[0]:
+            found = [m for m in markers if m + b"<" in data] if item.filename.startswith("xl/worksheets/sheet") else []
+            if len(found) != 1:
                 dst.writestr(info, data)
                 continue
-            at = data.index(marker)
+            placed += 1
+            at = data.index(found[0] + b"<")
             start, end = data.rindex(b"<row ", 0, at), data.index(b"</row>", at) + len(b"</row>")
             with dst.open(info, "w", force_zip64=True) as out:
                 out.write(data[:start])
-                for chunk in rows_xml:
+                for chunk in markers[found[0]]:
                     out.write(chunk.encode("utf-8"))
                 out.write(data[end:])
+        if placed != len(markers):
+            raise RuntimeError(f"scored.xlsx: {placed} of {len(markers)} row markers found")  # a bug, not bad input
 
 
 def _write_summary_sheet(ws, stats: dict, meta: dict, dept_sheets: dict[str, str], listed: int) -> None:
@@ -1005,7 +1016,8 @@ def _num_cell(ws, value):
     return None if value is None else _cell(ws, value, "bn_num2")
 
 
-def _write_department_sheet(ws, dept: dict, projects: list[dict]) -> None:
+def _write_department_sheet(ws, dept: dict, projects: list[dict], marker: str) -> Iterator[str]:
+    """Heading, column layout and colour rules of a department's sheet; returns the project rows' XML."""
     labels = ["项目编码", "项目名称", "年度", "预算数（万元）", "指标数", "有问题指标", "比例"]
     for f in FLAGS:
         labels += [FLAG_LABELS[f], FLAG_LABELS[f] + "比例"]
@@ -1035,24 +1047,25 @@ def _write_department_sheet(ws, dept: dict, projects: list[dict]) -> None:
     )
     ws.append([])
     ws.append([_cell(ws, label, "bn_head_cn") for label in labels])
-    for p in projects:
-        row = [
-            _cell(ws, p["project_code"]) if p.get("project_code") else None,
-            _xlsx_value(ws, p["project_name"]),
-            int(year) if (year := _text(p.get("year"))).isdigit() else _xlsx_value(ws, year),
-            _xlsx_value(ws, p.get("project_budget")),
-            p["rows"],
-            p["flagged_rows"],
-            _cell(ws, p["flagged_rate"], "bn_pct"),
-        ]
-        for f in FLAGS:
-            row += [p[f], _cell(ws, p[f"{f}_rate"], "bn_pct")]
-        row += [
-            _num_cell(ws, p.get("risk_mean")),
-            _num_cell(ws, p.get("risk_max")),
-            _xlsx_value(ws, p.get("source_path")),
-        ]
-        ws.append(row)
+    ws.append([marker])  # the project rows, as sheet XML (a year's run lists 100,000s of projects)
+    series = [
+        [p.get("project_code") or None for p in projects],
+        [p["project_name"] for p in projects],
+        [int(y) if (y := _text(p.get("year"))).isdigit() else y for p in projects],
+        [p.get("project_budget") for p in projects],
+        [p["rows"] for p in projects],
+        [p["flagged_rows"] for p in projects],
+        [p["flagged_rate"] for p in projects],
+    ]
+    kinds = ["", "", "", "", "", "", "pct"]
+    for f in FLAGS:
+        series += [[p[f] for p in projects], [p[f"{f}_rate"] for p in projects]]
+        kinds += ["", "pct"]
+    series += [[p.get("risk_mean") for p in projects], [p.get("risk_max") for p in projects],
+               [p.get("source_path") for p in projects]]
+    kinds += ["num2", "num2", ""]
+    series = [[_clean(v) if v.__class__ is str else v for v in values] for values in series]
+    return _rows_xml(series, kinds, len(projects), header_row + 1, _style_ids(ws))
 
 
 # --------------------------------------------------------------------------- HTML
