@@ -281,9 +281,8 @@ _GROUP_KEYS = ("rows", "flagged_rows", "flagged_rate", *FLAGS, *(f"{flag}_rate" 
 def _figures(frame: pd.DataFrame, summary: Mapping | None) -> dict:
     """The figures the reports show: the caller's summarize() output when ``summary`` carries it
     (it may describe more rows than ``frame``), else computed from ``frame``."""
-    stats = _summarize(frame)
     if not isinstance(summary, Mapping) or "rows" not in summary:
-        return stats
+        return _summarize(frame)
     missing = [key for key in _FIGURE_KEYS if key not in summary]
     missing += [f"flags.{flag}" for flag in FLAGS if flag not in (summary.get("flags") or {})]
     for group, keys in (
@@ -297,6 +296,10 @@ def _figures(frame: pd.DataFrame, summary: Mapping | None) -> dict:
                 break
     if missing:
         raise InputError("summary", f"figures incomplete, use report.summarize(): missing {', '.join(missing[:5])}")
+    keys = _summarize(frame.iloc[:0]).keys()
+    if all(key in summary for key in keys):  # the whole run's figures: nothing to count here
+        return {key: summary[key] for key in keys}
+    stats = _summarize(frame)
     stats.update({key: summary[key] for key in stats if key in summary})
     return stats
 

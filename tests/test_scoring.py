@@ -165,3 +165,33 @@ def test_output_table_takes_any_values_a_row_table_may_hold():
     back = to_table(odd).to_pandas()
     assert back["project_code"].tolist() == ["4300502", "17"] and back["project_budget"].iloc[0] == 161.93
     assert pd.isna(back["project_budget"].iloc[1]) and back["year"].dtype == "Int64" and back["vague"].tolist() == [1, 0]
+
+
+def test_weakest_rows_are_the_riskiest_in_file_order(tmp_path):
+    """Ties at the cut-off go to the rows first in the file; rows without a risk come last;
+    the choice does not depend on how the file is batched."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from budgetnlp.scoring import _weakest_rows
+
+    risk = [0.5, 0.9, np.nan, 0.5, 0.7, 0.5, 0.9, 0.1, np.nan, 0.5]
+    frame = pd.DataFrame({"row_id": [f"r{i}" for i in range(len(risk))], "risk": risk})
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "scored.parquet", row_group_size=3)
+    for limit, expected in ((4, ["r0", "r1", "r4", "r6"]), (2, ["r1", "r6"]), (9, [f"r{i}" for i in range(10) if i != 8]),
+                            (20, [f"r{i}" for i in range(10)])):
+        for batch in (2, 3, 100):
+            got = _weakest_rows(tmp_path / "scored.parquet", limit, batch_rows=batch)
+            assert got["row_id"].tolist() == expected, (limit, batch)
+    assert list(got.columns) == ["row_id", "risk"] and got["risk"].dtype == float
+
+
+def test_summary_json_round_trips_with_long_lists_one_per_line():
+    from budgetnlp.scoring import _summary_json
+
+    summary = {"rows": 3, "flags": {"vague": {"count": 1, "rate": 0.5}}, "by_project": [{"anchor": f"p{i}", "项目": "维修费"}
+                                                                                       for i in range(50)], "errors": []}
+    text = _summary_json(summary)
+    assert json.loads(text) == summary
+    assert '    {"anchor": "p7", "项目": "维修费"},\n' in text and '"flags": {\n    "vague"' in text
