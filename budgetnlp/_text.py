@@ -12,6 +12,8 @@ _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 def nfkc(text: object) -> str:
     """NFKC-normalize (full-width ＝ ％ digits → ASCII); None/NaN become ''."""
+    if text.__class__ is str:  # the common case first: extraction calls this millions of times
+        return _nfkc(text)
     if text is None or (isinstance(text, float) and text != text):
         return ""
     return _nfkc(text if isinstance(text, str) else str(text))
@@ -19,6 +21,8 @@ def nfkc(text: object) -> str:
 
 def squash(text: object) -> str:
     """NFKC without any whitespace: the key used to compare cells across sources."""
+    if text.__class__ is str:
+        return _squash(text)
     if text is None or (isinstance(text, float) and text != text):
         return ""
     return _squash(text if isinstance(text, str) else str(text))
@@ -36,7 +40,12 @@ def _squash(text: str) -> str:
 
 def join_lines(text: str) -> str:
     """Collapse a cell's line breaks: CJK fragments join directly, other words with a space."""
-    parts = [p.strip() for p in str(text).splitlines()]
+    return _join_lines(text if isinstance(text, str) else str(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _join_lines(text: str) -> str:  # cells repeat across rows, tables and documents
+    parts = [p.strip() for p in text.splitlines()]
     out = ""
     for part in parts:
         if not part:

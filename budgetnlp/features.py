@@ -34,6 +34,7 @@ class RowFeatures:
     dense: list[dict]
     suggested_by_rules: list[str]
     records: list[dict]
+    views: list  # rules.RowView per row, reused for the explanations and rewrite suggestions
 
     @classmethod
     def compute(cls, rows: pd.DataFrame, corpus: CorpusStats) -> "RowFeatures":
@@ -46,9 +47,10 @@ class RowFeatures:
             flag: ((votes[:, idx] == 1).sum(axis=1).astype(float), (votes[:, idx] == 0).sum(axis=1).astype(float))
             for flag, idx in flag_index.items()
         }
-        tokens, chars, dense, suggested = [], [], [], []
+        tokens, chars, dense, suggested, views = [], [], [], [], []
         for i, (record, parsed) in enumerate(zip(records, rules.parsed)):
             view = row_view(record, parsed, corpus)
+            views.append(view)
             tokens.append(field_tokens({**record, "level2": record.get("level2_norm") or record.get("level2")}))
             chars.append(f"{view.name}｜{view.value}")
             suggestion = suggest_metric_type(view)
@@ -75,7 +77,7 @@ class RowFeatures:
                 features[f"votes:{flag}:negative"] = negative[i]
                 features[f"votes:{flag}:margin"] = positive[i] - negative[i]
             dense.append(features)
-        return cls(rules, tokens, chars, dense, suggested, records)
+        return cls(rules, tokens, chars, dense, suggested, records, views)
 
 
 def _overlap(text: str, context: str) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .._text import join_lines, nfkc, squash
 from ..schema import normalize_level1, normalize_level2
@@ -81,6 +82,7 @@ class _Header:
     data_start: int = 0  # first row after the header (two-row headers take two)
 
 
+@lru_cache(maxsize=1 << 14)
 def _cell_field(cell: str) -> str | None:
     return _HEADER_FIELDS.get(squash(cell))
 
@@ -111,6 +113,7 @@ def _merge_subheader(rows: list[list[str]], index: int, columns: dict[str, int])
     return True
 
 
+@lru_cache(maxsize=1 << 14)
 def _is_label(cell: str) -> bool:
     key = squash(cell)
     return bool(
@@ -263,7 +266,12 @@ def _texts(blocks: list[Block]):
             for row in block.rows:
                 for cell in row:
                     if cell.strip():
-                        yield nfkc(join_lines(cell)).strip()
+                        yield _cell_text(cell)
+
+
+@lru_cache(maxsize=1 << 14)
+def _cell_text(cell: str) -> str:
+    return nfkc(join_lines(cell)).strip()
 
 
 def _heading_name(paragraph: str, previous: str) -> str:

@@ -22,7 +22,7 @@ from .. import __version__
 from ..config import TrainConfig
 from ..errors import ModelError
 from ..features import RowFeatures
-from ..rules import CorpusStats, row_view
+from ..rules import CorpusStats
 from ..schema import FLAGS, ROW_COLUMNS, SCORED_COLUMNS
 from ..suggest import suggest_rewrite
 from . import _artifact
@@ -55,9 +55,9 @@ class Model:
         corpus = self.corpus.merged(corpus) if corpus is not None else self.corpus
         features = RowFeatures.compute(rows, corpus)
         output = self.backend.predict(rows, features)
-        return self._assemble(rows, features, output, corpus)
+        return self._assemble(rows, features, output)
 
-    def _assemble(self, rows, features: RowFeatures, output: dict, corpus) -> pd.DataFrame:
+    def _assemble(self, rows, features: RowFeatures, output: dict) -> pd.DataFrame:
         proba: pd.DataFrame = output["proba"]
         scored = rows.copy()
         for flag in FLAGS:
@@ -92,8 +92,7 @@ class Model:
                 level2 = record.get("level2_norm") or record.get("level2")
                 lines.append(f"类别模型认为“{record.get('name')}”不太像“{level2}”下的指标")
             reasons.append(lines)
-            view = row_view(record, parsed[i], corpus)
-            suggestions.append(suggest_rewrite(view, flags, output["suggested"][i]))
+            suggestions.append(suggest_rewrite(features.views[i], flags, output["suggested"][i]))
         scored["reasons"] = reasons
         scored["suggestion"] = suggestions
         scored["model"] = self.label
