@@ -17,7 +17,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ._text import squash
-from .rules import ABSTAIN, CorpusStats, RuleResult, apply_rules, row_view, rules_for, suggest_metric_type
+from .rules import ABSTAIN, CorpusStats, RuleResult, apply_rules, records_of, row_view, rules_for, suggest_metric_type
 from .schema import FLAGS
 from .tokenize import field_tokens
 
@@ -38,7 +38,7 @@ class RowFeatures:
 
     @classmethod
     def compute(cls, rows: pd.DataFrame, corpus: CorpusStats) -> "RowFeatures":
-        records = rows.to_dict("records")
+        records = records_of(rows)
         rules = apply_rules(rows, corpus, records)
         vote_names = list(rules.votes.columns)
         votes = rules.votes.to_numpy()

@@ -451,7 +451,7 @@ class CorpusStats:
     def from_rows(cls, rows: pd.DataFrame) -> "CorpusStats":
         projects: dict[tuple[str, str], set] = defaultdict(set)
         documents: dict[tuple[str, str], set] = defaultdict(set)
-        for record in _records(rows):
+        for record in records_of(rows):
             key = (squash(record.get("name")), squash(record.get("value")))
             doc = record.get("doc_id") or record.get("source_path") or ""
             projects[key].add((doc, squash(record.get("project_code")), squash(record.get("project_name"))))
@@ -465,8 +465,19 @@ class CorpusStats:
         )
 
 
-def _records(rows: pd.DataFrame) -> list[dict]:
-    return rows.to_dict("records")
+def records_of(rows: pd.DataFrame) -> list[dict]:
+    """``rows.to_dict("records")``, built from whole columns: pandas' own boxes each value of an
+    Arrow-backed string column one by one, a tenth of the time spent on a document's rules."""
+    columns = [str(c) for c in rows.columns]
+    if not columns:
+        return [{} for _ in range(len(rows))]
+    values = []
+    for c in rows.columns:
+        column = rows[c].tolist()
+        if isinstance(rows[c].dtype, pd.api.extensions.ExtensionDtype):  # masked NA → None, as to_dict gives
+            column = [None if v is pd.NA else v for v in column]
+        values.append(column)
+    return [dict(zip(columns, row)) for row in zip(*values)]
 
 
 def _clean(value: object) -> object:
@@ -519,7 +530,7 @@ def apply_rules(rows: pd.DataFrame, corpus: CorpusStats | None = None, records: 
     """Run every registered rule on every row; ``corpus`` defaults to the rows themselves.
     ``records`` (rows.to_dict("records")) may be passed by a caller that already has them."""
     corpus = corpus or CorpusStats.from_rows(rows)
-    records = records if records is not None else _records(rows)
+    records = records if records is not None else records_of(rows)
     voting = [lf for lf in LABELING_FUNCTIONS if lf.flag]
     votes = np.full((len(rows), len(voting)), ABSTAIN, dtype=np.int8)
     reasons: list[list[tuple[str, str | None]]] = []

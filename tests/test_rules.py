@@ -340,3 +340,21 @@ def test_lf_report_runs():
         match = re.search(rf"^\s+{flag}\s+precision (\d\.\d\d)\s+recall (\d\.\d\d)\s+F1 (\d\.\d\d)$", out, re.M)
         assert match, f"no majority-vote line for {flag}"
         assert 0 <= float(match.group(3)) <= 1
+
+
+def test_records_of_matches_pandas_to_dict(sample_rows):
+    import numpy as np
+
+    from budgetnlp.rules import records_of
+
+    def same(a, b):
+        missing = not isinstance(a, dict) and pd.isna(a)
+        return type(a) is type(b) and (missing and pd.isna(b) or not missing and a == b)
+
+    odd = pd.DataFrame({"name": pd.array(["满意度", None], dtype="str"), "year": pd.array([2024, None], dtype="Int64"),
+                        "budget": [1.5, np.nan], "extra": [None, {"a": 1}]})
+    for frame in (sample_rows.head(40), odd, odd.iloc[:0]):
+        expected, got = frame.to_dict("records"), records_of(frame)
+        assert [list(r) for r in got] == [list(r) for r in expected]
+        for a, b in zip(expected, got):
+            assert all(same(a[key], b[key]) for key in a), (a, b)
