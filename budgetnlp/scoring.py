@@ -227,15 +227,23 @@ def _run_dask(units, model_ref, cache_dir, extras, scheduler) -> Iterator[UnitRe
             client.close()
 
 
+#: rows per Parquet row group: one group per document made the file's metadata (kept in memory
+#: until the footer is written) grow by ~50 KB a document
+ROW_GROUP_ROWS = 65_536
+
+
 @dataclass
 class _Writers:
-    """scored.parquet and scored.csv (UTF-8 with BOM), appended one document's table at a time."""
+    """scored.parquet and scored.csv (UTF-8 with BOM), appended one document's table at a time;
+    Parquet gets row groups of ``ROW_GROUP_ROWS`` rows."""
 
     out: Path
     schema: pa.Schema
     parquet: pq.ParquetWriter | None = None
     csv_file: object = None
     csv: pacsv.CSVWriter | None = None
+    pending: list = field(default_factory=list)
+    pending_rows: int = 0
     rows: int = 0
 
     def write(self, table: pa.Table) -> None:
@@ -244,13 +252,22 @@ class _Writers:
             self.csv_file = open(self.out / "scored.csv", "wb")
             self.csv_file.write("\ufeff".encode("utf-8"))  # Excel reads the CSV as UTF-8 only with the BOM
             self.csv = pacsv.CSVWriter(self.csv_file, self.schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
-        self.parquet.write_table(table)
         self.csv.write_table(table)
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
         self.rows += table.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.parquet.write_table(pa.concat_tables(self.pending), row_group_size=ROW_GROUP_ROWS)
+            self.pending, self.pending_rows = [], 0
 
     def close(self) -> None:
         if self.parquet is None:
             self.write(self.schema.empty_table())
+        self._flush()
         self.parquet.close()
         self.csv.close()
         self.csv_file.close()
