@@ -149,7 +149,7 @@ def to_table(scored: pd.DataFrame, extras: tuple[str, ...] = ()) -> pa.Table:
     rebuilds the pandas metadata on every call, 4× the conversion itself on one document's rows.
     Values Arrow will not take as they are (a number in a text column of a user's row table) go
     through ``conform`` first."""
-    schema = output_schema(tuple(extras))
+    schema = output_schema(tuple(extras))  # hashable for its cache, whatever the caller passed
 
     def arrays(frame):
         return [pa.Array.from_pandas(frame[f.name], type=f.type) if f.name in frame else pa.nulls(len(frame), f.type)
@@ -167,7 +167,7 @@ def _units(inputs) -> list[Unit]:
     return [Unit(str(p), p.suffix.lower() in TABLE_SUFFIXES) for p in iter_files(inputs)]
 
 
-def _table_extras(units: list[Unit]) -> list[str]:
+def _table_extras(units: list[Unit]) -> tuple[str, ...]:
     """Extra columns of row-table inputs, read from their headers up front (one output schema)."""
     extras: list[str] = []
     for unit in units:
@@ -177,7 +177,7 @@ def _table_extras(units: list[Unit]) -> list[str]:
             except InputError:
                 continue
             extras += [c for c in columns if c not in ROW_COLUMNS + SCORED_COLUMNS + ["suggestion"] + extras]
-    return extras
+    return tuple(extras)
 
 
 def _run_local(units, model_ref, cache_dir, extras, workers) -> Iterator[UnitResult]:
@@ -298,9 +298,9 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
     cache_path = str(cache_dir or default_cache_dir()) if cache else None
     run = ScoreRun(out, [str(p) for p in inputs], {"name": loaded.name, "version": loaded.version,
                                                     "metrics": _headline(loaded.meta, loaded.folder)})
-    writers = _Writers(out, output_schema(tuple(extras)))
-    results = (_run_dask(units, str(model), cache_path, tuple(extras), scheduler) if scheduler
-               else _run_local(units, str(model), cache_path, tuple(extras), workers))
+    writers = _Writers(out, output_schema(extras))
+    results = (_run_dask(units, str(model), cache_path, extras, scheduler) if scheduler
+               else _run_local(units, str(model), cache_path, extras, workers))
     for result in results:
         if result.error is not None:
             run.errors.append(result.error)

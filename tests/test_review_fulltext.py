@@ -76,3 +76,25 @@ def test_upgrade_indexes_rows_imported_before_the_index(tmp_path):
     assert scanned["total"] > 0 and indexed["total"] == scanned["total"]
     assert [r["row_id"] for r in indexed["rows"]] == [r["row_id"] for r in scanned["rows"]]
     engine.dispose()
+
+
+def test_without_the_index_search_scans_and_finds_the_same(tmp_path, monkeypatch):
+    """An SQLite built without FTS5 gets no index (create says so) and searches by scanning."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'plain.sqlite3'}")
+    db.migrate(engine)
+    service.import_run(engine, make_run(tmp_path / "run", seed=2))
+    indexed = service.queue(engine, service.QueueQuery(q="资金", per_page=200))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE {fulltext.TABLE}")
+
+        def no_fts5(statement, *args):
+            raise sa.exc.OperationalError(statement, (), Exception("no such module: fts5"))
+
+        monkeypatch.setattr(conn, "exec_driver_sql", no_fts5)
+        assert fulltext.create(conn) is False
+        monkeypatch.undo()
+        assert not fulltext.enabled(conn)
+    scanned = service.queue(engine, service.QueueQuery(q="资金", per_page=200))
+    assert indexed["total"] > 0 and [r["row_id"] for r in scanned["rows"]] == [r["row_id"] for r in indexed["rows"]]
+    assert scanned["counts"] == indexed["counts"]
+    engine.dispose()
