@@ -1,16 +1,26 @@
-"""Annotations + extracted rows → a labelled ``datasets.DatasetDict`` with document-grouped splits.
+"""Annotations + extracted rows → a labelled ``datasets.DatasetDict`` with source-grouped splits.
 
-Gold lines are joined to extracted rows by document file name + project (code and name) + the
-six cells compared after NFKC and whitespace removal — never by position. Rows without a
-human decision get weak labels: the rules' votes combined per flag by a logistic-regression
-label model fitted on the gold rows (each rule's "fired" indicator is one feature), with the
-model's probability as the weak label's confidence.
+Two kinds of gold lines:
+
+- document-joined (gold.csv, review exports): joined to extracted rows by document file name +
+  project (code and name) + the six cells compared after NFKC and whitespace removal — never by
+  position; their group is the document;
+- self-contained (a ``source_id`` column, e.g. gold_localities.csv): the line carries its own
+  cells and has no document file; it becomes a row itself (``rows_from_annotations``), its group
+  is ``source_id``.
+
+Every row has a ``group`` (what splits and cross-validation keep together), a ``source_kind``
+("document" or "locality") and a ``province``. Rows without a human decision get weak labels:
+the rules' votes combined per flag by a logistic-regression label model fitted on the gold rows
+(each rule's "fired" indicator is one feature), with the model's probability as the weak label's
+confidence.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +40,11 @@ ANNOTATION_COLUMNS = [
     *(c for label in LABELS for c in (label, f"{label}_votes")),
     "note_A", "note_B", "note_C", "decided_by", "decided_at",
 ]
+#: columns of self-contained annotation lines (they carry their own cells; no document to join to)
+SOURCE_COLUMNS = ["source_id", "locality", "source_url", "layout"]
 SPLITS = ("train", "validation", "test")
+#: province-level units, so that the first part of a locality names its province
+_PROVINCE = re.compile(r"^(.+?(?:特别行政区|自治区|兵团|省|市))")
 
 
 # ---------------------------------------------------------------- annotations
@@ -60,13 +74,13 @@ def load_annotations(sources) -> pd.DataFrame:
         missing = [c for c in ("doc", "project", *CELLS, *FLAGS) if c not in frame.columns]
         if missing:
             raise InputError(path, f"not an annotation file: missing columns {', '.join(missing)}")
-        frame = frame.reindex(columns=ANNOTATION_COLUMNS, fill_value="")
+        frame = frame.reindex(columns=[*ANNOTATION_COLUMNS, *SOURCE_COLUMNS], fill_value="")
         frame["decided_by"] = frame["decided_by"].replace("", "gold" if "gold" in path.name else path.stem)
         frame["source_file"] = path.name
         frame["file_order"] = order
         frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=[*ANNOTATION_COLUMNS, "source_file", "file_order"])
+        return pd.DataFrame(columns=[*ANNOTATION_COLUMNS, *SOURCE_COLUMNS, "source_file", "file_order"])
     out = pd.concat(frames, ignore_index=True)
     out["line_order"] = np.arange(len(out))
     # by time, whatever its written format (decisions without a time, like the gold, count as oldest)
@@ -110,6 +124,68 @@ def join_annotations(rows: pd.DataFrame, annotations: pd.DataFrame) -> pd.DataFr
     out["decided_by"] = [decided[i]["decided_by"] if i in decided else "" for i in range(len(out))]
     out["decided_at"] = [decided[i]["decided_at"] if i in decided else "" for i in range(len(out))]
     return out
+
+
+def province_of(locality: object) -> str:
+    """The province-level unit a locality starts with ('湖北省黄石市' → '湖北省'); '' when unknown."""
+    text = squash(locality)
+    match = _PROVINCE.match(text)
+    return match.group(1) if match else text
+
+
+def rows_from_annotations(annotations: pd.DataFrame) -> pd.DataFrame:
+    """Row-table frame of self-contained annotation lines (those with a ``source_id``): one row
+    per distinct line (the newest decision wins), its labels attached, grouped by source.
+
+    ``doc_id`` and ``group`` are the source id, so corpus statistics count a source as one
+    document; level names are normalized as extraction does (schema.normalize_level1/2)."""
+    from .extract._indicators import make_row_id
+    from .schema import normalize_level1, normalize_level2
+
+    lines = annotations[annotations["source_id"].fillna("").astype(str).str.strip() != ""]
+    keyed: dict[tuple, dict] = {}
+    occurrences: dict[tuple, int] = {}
+    for record in lines.to_dict("records"):  # oldest first: a later decision replaces an earlier one
+        cells = (squash(record["source_id"]), squash(record["project_code"]), squash(record["project"]),
+                 *(squash(record[c]) for c in CELLS))
+        # a line repeated within one file is a repeated table row; across files, a newer decision
+        nth = occurrences.get((record["file_order"], cells), 0)
+        occurrences[(record["file_order"], cells)] = nth + 1
+        keyed[(*cells, nth)] = record
+    out = []
+    for key, record in keyed.items():
+        source, nth = str(record["source_id"]).strip(), key[-1]
+        key = key[:-1]
+        year = str(record.get("year") or "").strip()
+        out.append({
+            "row_id": make_row_id(source, key[1:3], key[3:], nth),
+            "doc_id": source,
+            "source_path": f"{record['source_file']}#{source}",
+            "department": record["department"],
+            "year": int(year) if year.isdigit() else None,
+            "project_code": record["project_code"],
+            "project_name": record["project"],
+            "project_budget": None,
+            "fund_use": "",
+            "project_goals": "",
+            **{c: record[c] for c in CELLS},
+            "level1_norm": normalize_level1(record["level1"]),
+            "level2_norm": normalize_level2(record["level2"]),
+            "location": record.get("source_url") or "",
+            **{label: (record[label] if str(record[label]).strip() != "" else None) for label in LABELS},
+            "label_agreement": _agreement(record),
+            "decided_by": record["decided_by"],
+            "decided_at": record["decided_at"],
+            **{c: record.get(c, "") for c in SOURCE_COLUMNS},
+            "group": source,
+            "source_kind": "locality",
+            "province": province_of(record.get("locality")),
+        })
+    columns = ["row_id", "doc_id", "source_path", "department", "year", "project_code", "project_name",
+               "project_budget", "fund_use", "project_goals", *CELLS[:2], "level1_norm", "level2_norm",
+               *CELLS[2:], "location", *LABELS, "label_agreement", "decided_by", "decided_at",
+               *SOURCE_COLUMNS, "group", "source_kind", "province"]
+    return pd.DataFrame(out, columns=columns)
 
 
 def _agreement(record: dict) -> float:
@@ -183,8 +259,8 @@ def weak_label(rows: pd.DataFrame, corpus: CorpusStats | None = None, seed: int 
 
 # ---------------------------------------------------------------- splits, hash, card
 def document_splits(doc_ids: pd.Series, seed: int = 0, held_out: float = 0.15) -> pd.Series:
-    """Whole documents to train/validation/test, seeded: ``held_out`` of the documents (at least
-    one each once there are three) go to validation and to test, the rest to train."""
+    """Whole groups (documents, sources) to train/validation/test, seeded: ``held_out`` of the
+    groups (at least one each once there are three) go to validation and to test, the rest to train."""
     docs = np.array(sorted(doc_ids.unique()))
     np.random.default_rng(seed).shuffle(docs)
     n_held = max(1, round(len(docs) * held_out)) if len(docs) >= 3 else 0
@@ -208,7 +284,12 @@ def _card(frame: pd.DataFrame, digest: str, seed: int) -> str:
         "Indicator rows of Chinese budget disclosures with the labels of LABELS.md.",
         f"Built by `budgetnlp dataset build` (seed {seed}). Data hash: `{digest}`.",
         "",
-        f"Rows: {len(frame)}; documents: {frame['doc_id'].nunique()}.",
+        f"Rows: {len(frame)}; documents: {frame['doc_id'].nunique()}; groups: {frame['group'].nunique()}.",
+        "",
+        "## Rows and groups per source kind",
+        "",
+        *(f"- {kind}: {len(part)} rows, {part['group'].nunique()} groups"
+          for kind, part in frame.groupby("source_kind", sort=True)),
         "",
         "## Rows per split and label source",
         "",
@@ -223,21 +304,32 @@ def _card(frame: pd.DataFrame, digest: str, seed: int) -> str:
     for label in ("metric_type", "suggested_metric_type"):
         counts = frame[label].value_counts()
         lines.append(f"- {label}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    lines += ["", "## Rows per document", ""]
-    for (doc, name), count in frame.groupby(["doc_id", "source_path"]).size().items():
-        lines.append(f"- `{doc}` {Path(name).name}: {count}")
+    lines += ["", "## Rows per group", ""]
+    for (kind, group, name), count in frame.groupby(["source_kind", "group", "source_path"]).size().items():
+        lines.append(f"- {kind} `{group}` {Path(name).name}: {count}")
     return "\n".join(lines) + "\n"
 
 
 def build_dataset(rows: pd.DataFrame, annotation_sources, seed: int = 0) -> pd.DataFrame:
-    """Rows + annotations → one labelled frame with a ``split`` column."""
+    """Rows + annotations → one labelled frame with ``group``, ``source_kind``, ``province`` and
+    ``split`` columns: extracted rows (joined to document-bound decisions) plus the rows of
+    self-contained annotation lines."""
     annotations = load_annotations(annotation_sources)
-    joined = join_annotations(rows.reset_index(drop=True), annotations)
-    labelled = weak_label(joined, seed=seed)
+    self_contained = annotations["source_id"].fillna("").astype(str).str.strip() != ""
+    joined = join_annotations(rows.reset_index(drop=True), annotations[~self_contained])
+    joined["group"] = joined["doc_id"].astype(str)
+    joined["source_kind"] = "document"
+    joined["province"] = ""
+    own = rows_from_annotations(annotations[self_contained])
+    clash = set(own["group"]) & set(joined["group"])
+    if clash:
+        raise InputError("annotations", f"source ids {sorted(clash)} are also document ids")
+    combined = pd.concat([joined, own], ignore_index=True) if len(own) else joined
+    labelled = weak_label(combined, seed=seed)
     bad = set(labelled["metric_type"]) - set(METRIC_TYPES)
     if bad:
         raise InputError("annotations", f"unknown metric types {sorted(bad)}")
-    labelled["split"] = document_splits(labelled["doc_id"], seed)
+    labelled["split"] = document_splits(labelled["group"], seed)
     return labelled
 
 
