@@ -48,8 +48,8 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 
-from .errors import InputError
-from .schema import FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
+from ..errors import InputError
+from ..schema import FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
 
 __all__ = [
     "COLUMN_LABELS",
