@@ -29,6 +29,7 @@ import pandas as pd
 
 from ._text import squash
 from .errors import InputError
+from .io import restore_frame
 from .rules import ABSTAIN, CorpusStats, apply_rules, row_view, rules_for, suggest_metric_type
 from .schema import FLAGS, METRIC_TYPES
 
@@ -70,7 +71,8 @@ def load_annotations(sources) -> pd.DataFrame:
 
             frame = read_labelstudio_export(path)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            # cells neutralized for spreadsheets (io.neutralize_cell) read back as written: "=78人" stays "=78人"
+            frame = restore_frame(pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig"))
         missing = [c for c in ("doc", "project", *CELLS, *FLAGS) if c not in frame.columns]
         if missing:
             raise InputError(path, f"not an annotation file: missing columns {', '.join(missing)}")

@@ -49,3 +49,64 @@ def errors_frame(errors) -> pd.DataFrame:
         [{"path": e.path, "reason": e.reason, "location": e.location} for e in errors],
         columns=["path", "reason", "location"],
     )
+
+
+# ---------------------------------------------------------------- spreadsheet formulas
+#: a cell that a spreadsheet would run as a formula starts with one of these (OWASP, "CSV
+#: injection"); the quotes before it are counted so that the inverse is exact
+_FORMULA = r"^'*[=+\-@\t\r]"
+
+
+def neutralize_cell(value: str) -> str:
+    """One more leading apostrophe on a cell a spreadsheet would read as a formula (``=HYPERLINK(…)``,
+    ``-1+1``, ``@SUM``), or on one that already starts with apostrophes before such a character:
+    Excel and WPS show the text and run nothing. :func:`restore_cell` undoes it exactly."""
+    import re
+
+    return "'" + value if isinstance(value, str) and re.match(_FORMULA, value) else value
+
+
+def restore_cell(value: str) -> str:
+    """The exact inverse of :func:`neutralize_cell` (``restore_cell(neutralize_cell(s)) == s``)."""
+    import re
+
+    return value[1:] if isinstance(value, str) and value.startswith("'") and re.match(_FORMULA, value) else value
+
+
+def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell neutralized, for CSVs meant for spreadsheets."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            values = out[column]
+            mask = values.astype(str).str.match(_FORMULA) & values.map(lambda v: isinstance(v, str))
+            if mask.any():
+                out[column] = values.where(~mask, "'" + values.astype(str))
+    return out
+
+
+def restore_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of :func:`neutralize_frame` on a CSV read back as text (``dtype=str``)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            values = out[column].astype(str)
+            mask = values.str.startswith("'") & values.str.match(_FORMULA)
+            if mask.any():
+                out[column] = out[column].where(~mask, values.str[1:])
+    return out
+
+
+def neutralize_arrow(table):
+    """The same for an Arrow table's string columns (scored.csv is written by Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            risky = pc.fill_null(pc.match_substring_regex(column, _FORMULA), False)
+            if pc.any(risky).as_py():
+                column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema)

@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 
 from .errors import BudgetNLPError, InputError
 from .extract import extract_file, iter_files
-from .io import TABLE_SUFFIXES, read_table
+from .io import TABLE_SUFFIXES, neutralize_arrow, read_table
+from .runfolder import SCORED_CSV, SCORED_PARQUET
 from .schema import FLAGS, REQUIRED_COLUMNS, ROW_COLUMNS, SCORED_COLUMNS
 
 #: extra columns the readers may add; always present in the output so every chunk has one schema
@@ -248,11 +249,11 @@ class _Writers:
 
     def write(self, table: pa.Table) -> None:
         if self.parquet is None:
-            self.parquet = pq.ParquetWriter(self.out / "scored.parquet", self.schema)
-            self.csv_file = open(self.out / "scored.csv", "wb")
+            self.parquet = pq.ParquetWriter(self.out / SCORED_PARQUET, self.schema)
+            self.csv_file = open(self.out / SCORED_CSV, "wb")
             self.csv_file.write("\ufeff".encode("utf-8"))  # Excel reads the CSV as UTF-8 only with the BOM
             self.csv = pacsv.CSVWriter(self.csv_file, self.schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
-        self.csv.write_table(table)
+        self.csv.write_table(neutralize_arrow(table))  # formula-like cells made inert for spreadsheets
         self.pending.append(table)
         self.pending_rows += table.num_rows
         self.rows += table.num_rows
