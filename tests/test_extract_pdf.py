@@ -1,15 +1,22 @@
-"""PDF reader: disclosures rebuilt from the samples' rows with fpdf2 (ruled tables, CJK font).
+"""PDF reader: disclosures rebuilt from the samples' rows with fpdf2 (ruled tables, CJK text).
 
-The fixtures need a CJK TrueType font. On Debian/Ubuntu: ``apt-get install fonts-wqy-microhei``
-(/usr/share/fonts/truetype/wqy/wqy-microhei.ttc); BUDGETNLP_CJK_FONT may name another file.
+The fixtures use a CJK font made at test time (``tests/pdf_fonts.py``: every glyph a box,
+TrueType outlines), not a font of the machine: with the system's font the tests failed where
+the only CJK font was a CID-keyed CFF one such as Noto Sans CJK (fpdf2 embeds it with an
+encoding CMap that pdfminer reads as 0 characters) and where there was none. Text extraction
+never looks at glyph outlines, so these PDFs have a real text layer (codes, widths, ToUnicode)
+like any made with a CJK TrueType font. A generated font was preferred over a shipped subset
+of a real one (licence, a binary in the repository, and coverage limited to the subset's
+characters) and over reportlab's non-embedded CID fonts (a new dependency, and a font
+embedding unlike that of office software). The CFF build of the same font gives the
+Noto-like PDFs of ``test_extract_pdf_fallback.py``; PDFs made by LibreOffice with the
+machine's own fonts are tested in ``test_extract_pdf_libreoffice.py``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import fpdf  # fpdf2, from the [test] extra: builds the PDF fixtures
@@ -20,58 +27,19 @@ from budgetnlp.errors import InputError
 from budgetnlp.extract import extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
 from budgetnlp.extract.pdf import READER
-from .helpers import SAMPLE_FILES, SAMPLES, comparable, sample_documents
+from .helpers import comparable, sample_documents
+from .pdf_fonts import cjk_font
 
 
 PROJECTS = {"004": None, "001": None, "002": 6}
-FONT_PACKAGE = "fonts-wqy-microhei"
-KNOWN_FONTS = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-)
 HEADER = ["一级指标", "二级指标", "三级指标", "绩效指标描述", "指标值", "指标值确定依据"]
 WIDTHS = (22, 26, 34, 50, 30, 28)
 
 
-def find_cjk_font() -> Path | None:
-    candidates = [os.environ.get("BUDGETNLP_CJK_FONT", ""), *KNOWN_FONTS]
-    if shutil.which("fc-list"):
-        listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=False).stdout
-        candidates += sorted(line.split(":")[0].strip() for line in listed.splitlines())
-    for candidate in candidates:
-        if candidate and candidate.lower().endswith((".ttf", ".ttc")) and Path(candidate).is_file():
-            return Path(candidate)
-    return None
-
-
 @pytest.fixture(scope="module")
-def font(tmp_path_factory) -> Path:
-    """The system's CJK font, cut down to the characters the fixtures use (fast to embed)."""
-    path = find_cjk_font()
-    if path is None:
-        pytest.fail(
-            f"no CJK TrueType font for the PDF fixtures: install the Debian package {FONT_PACKAGE} "
-            f"(apt-get install -y {FONT_PACKAGE}, giving {KNOWN_FONTS[0]}) or set BUDGETNLP_CJK_FONT"
-        )
-    import logging
-
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
-    chars = set(Path(__file__).read_text(encoding="utf-8")) | {chr(c) for c in range(32, 127)}
-    for file_name in SAMPLE_FILES.values():
-        chars |= set((SAMPLES / file_name).read_text(encoding="utf-8"))
-    options = subset.Options()
-    options.notdef_outline = True
-    face = TTFont(str(path), fontNumber=0, lazy=True)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text="".join(sorted(chars)))
-    subsetter.subset(face)
-    small = tmp_path_factory.mktemp("font") / "cjk.ttf"
-    face.save(str(small))
-    return small
+def font() -> Path:
+    """The test CJK font (TrueType outlines), covering any disclosure's characters."""
+    return cjk_font("glyf")
 
 
 @pytest.fixture(scope="module")
