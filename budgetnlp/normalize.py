@@ -6,8 +6,9 @@ deadline and value issue (LABELS.md, "Metric type of the value as written" and
 raises. Everything behind it works on one *working string*: NFKC, lower-cased, without
 whitespace and without edge punctuation. The original text is never changed here.
 
-Reading order, first hit wins: empty → a whole-value word (boolean, grade) → placeholder →
-date or deadline → number with unit → free text.
+Reading order, first hit wins: empty (also "not applicable" wording and a unit with no figure)
+→ a whole-value word (boolean, grade) → a listed scale → placeholder → date or deadline →
+number with unit → free text.
 
 Choices on ambiguous wording (rules.py and the reports rely on them):
 
@@ -28,6 +29,19 @@ Choices on ambiguous wording (rules.py and the reports rely on them):
 * 万/亿/千 before a non-money unit multiply the number (1.2万人 → 12000 人); money keeps its
   magnitude unit (万元, 亿元), as LABELS.md lists them.
 * 分 (score points) is metric type grade: a level on a stated points scale.
+* Symbol look-alikes are read as the operator they draw: ≧ ≦ ⩾ ⩽ as ≥ ≤, the box-drawing ═ as =
+  (NFKC leaves them alone; self-evaluation tables print them).
+* A unit with no figure (公里, 万亩, ≧ %) is empty: metric type empty, issue empty, the unit kept.
+  "Not applicable" wording (不适用, 不涉及, 本项目不适用此指标) is empty too. 无 alone is empty
+  when the name or level 2 asks for a quantity (…数量, …率, 数量指标), else a boolean answer.
+* A value that lists a grade scale without choosing a level (高中低, 好/较好/一般, 优良中差) is
+  metric type grade with issue placeholder: the form's options were left in place of a level.
+* A completion state (已完成, 未完成, 已实现) is a boolean answer.
+* 比例/比率 written after a number is a ratio (≥0.97比例): metric type percent, unit 比例, the
+  number as written (never rescaled).
+* Template placeholders left in a name ("(≥**人)", "≥**%", "(≥**元/人·月)") are not part of
+  the name: they are dropped before the name gives hints, and the unit they show is the
+  strongest hint for a bare number. Leading "指标1:" numbering and ★ marks are dropped too.
 * Chinese numerals count only when the quantity ends the cell (一次, 不少于两次, 十二个月), so
   prose such as 一站式服务 or 一直持续 stays text.
 * unit_mismatch is conservative, three rules only: a rate or degree name (…率, 满意度, 比例 …;
@@ -64,10 +78,15 @@ EMPTY_WORDS = frozenset(
     {"无数据", "暂无", "暂无数据", "空", "空白", "null", "none", "nan", "nat", "<na>", "n/a", "na", "#n/a"}
 )
 
+#: "This indicator does not apply": nothing is given (searched anywhere in a cell without digits).
+NOT_APPLICABLE = re.compile(r"不适用|不涉及|无此(?:项|指标|内容)|本项目无")
+
 #: Whole-cell yes/no answers.
 BOOLEAN_WORDS = frozenset(
     {"是", "否", "有", "无", "是/否", "是或否", "是否", "有/无", "yes", "no", "true", "false",
-     "√", "✓", "✔", "×", "✗", "✘"}
+     "√", "✓", "✔", "×", "✗", "✘",
+     "完成", "已完成", "未完成", "全部完成", "按期完成", "如期完成", "实现", "已实现", "未实现",
+     "已达到", "未达到", "已落实", "未落实", "已建成", "已开展", "已发放", "已通过", "未通过", "通过"}
 )
 
 #: Whole-cell grades on a stated scale (an operator may precede or follow: 良好以上, 达到合格).
@@ -99,12 +118,14 @@ COUNTER_UNITS = (
     "辆", "所", "套", "批", "期", "份", "本", "册", "座", "处", "栋", "幢", "间", "张", "条",
     "部", "门", "类", "种", "头", "只", "匹", "口", "眼", "支", "队", "组", "班", "轮", "届",
     "宗", "起", "例", "笔", "块", "根", "盏", "片", "段", "艘", "架", "趟", "遍", "节", "页",
-    "幅", "对", "双", "箱", "袋", "瓶", "枚", "颗", "粒", "床", "站", "校",
+    "幅", "对", "双", "箱", "袋", "瓶", "枚", "颗", "粒", "床", "站", "校", "单", "单位", "册次",
+    "家次", "个次", "项次", "人天", "人日",
 )
 
 #: Other units: written form (after NFKC, lower-case) → (canonical unit, metric type).
 OTHER_UNITS = MappingProxyType({
     "%": ("%", "percent"), "百分比": ("%", "percent"), "‰": ("‰", "percent"),
+    "比例": ("比例", "percent"), "比率": ("比例", "percent"),
     "个百分点": ("百分点", "percent"), "百分点": ("百分点", "percent"),
     "亿元": ("亿元", "amount"), "万元": ("万元", "amount"), "元": ("元", "amount"),
     "平方千米": ("平方公里", "count"), "平方公里": ("平方公里", "count"), "km2": ("平方公里", "count"),
@@ -165,6 +186,12 @@ _WS = re.compile(r"\s+")
 _LEAD_PUNCT = "\"'“”‘’「」『』《》【】·•*:：、,;"
 _TAIL_PUNCT = "。.;,、!?\"'“”‘’」』》】:"
 _BOOLEAN_MARKS = frozenset({"√", "✓", "✔", "×", "✗", "✘"})
+#: Operator look-alikes NFKC leaves alone → the operator they draw.
+_LOOKALIKES = str.maketrans({"≧": "≥", "≦": "≤", "⩾": "≥", "⩽": "≤", "═": "=", "〓": "="})
+#: Separators between the levels of a listed scale (好/较好/一般).
+_SCALE_SEP = re.compile(r"[/、,;|或和]|及|与")
+#: 无 alone means "none given" when a quantity is asked for (the name's hint or level 2).
+_QUANTITY_LEVEL2 = ("数量", "成本")
 
 
 def _alternation(words) -> str:
@@ -226,6 +253,10 @@ _DEADLINE_AFTER = re.compile(r"之前|以前|前|之内|以内|内|止|为止")
 _OP_SYMBOL_END = re.compile(r"(?:≥|≧|⩾|≤|≦|⩽|>=|<=|=|<|>)$")
 
 # Name hints.
+_NAME_NUMBERING = re.compile(r"^[★☆*]*(?:指标[0-9一二三四五六七八九十]+[:：.、]?)?[★☆*]*")
+_NAME_PLACEHOLDER = re.compile(
+    r"\(?(?:[≥≤<>=]|大于|小于|不低于|不高于)*\*+(?P<unit>[^()*≥≤<>=]{0,3}?)(?:/[^()]*)?\)?(?=$|\(|[-—])"
+)
 _PAREN_IN_NAME = re.compile(r"\(([^()]{1,6})\)")
 _NAME_TAIL = re.compile(r"(?:\([^()]*\)|\([^()]*$)+$")
 _PERCENT_NAME = re.compile(rf"(?<!频)(?<!功)率$|(?:{'|'.join(RATE_DEGREE_WORDS)})$|%|百分比|比例|占比|比重|比率")
@@ -263,7 +294,7 @@ def parse_value(
 
     Accepts any input and never raises: None/NaN are empty, non-strings are read as str().
     """
-    return _parse(_working(text), _squash(name), _squash(level2), _coerce_year(year))
+    return _parse(_working(text), _hint_name(name), _squash(level2), _coerce_year(year))
 
 
 def format_value(value: NormalizedValue) -> str:
@@ -323,14 +354,21 @@ class _Date(NamedTuple):
 # --------------------------------------------------------------------------- door helpers
 def _working(text) -> str:
     """NFKC, lower-case, no whitespace, no edge punctuation: the string every helper reads."""
-    s = _WS.sub("", nfkc(text).lower())
+    s = _WS.sub("", nfkc(text).lower().translate(_LOOKALIKES))
     s = s.lstrip(_LEAD_PUNCT).rstrip(_TAIL_PUNCT)
     return s
 
 
 def _squash(text) -> str:
     """Hints (name, level2) are compared NFKC'd without whitespace; None/NaN become ''."""
-    return _WS.sub("", nfkc(text))
+    return _WS.sub("", nfkc(text).translate(_LOOKALIKES))
+
+
+def _hint_name(name) -> str:
+    """The name as a hint: squashed, without numbering (指标1:), ★ marks or template
+    placeholders (≥**人), whose unit is kept as a bracketed note: "(≥**人)" → "(人)"."""
+    clean = _NAME_NUMBERING.sub("", _squash(name))
+    return _NAME_PLACEHOLDER.sub(lambda m: f"({m.group('unit')})" if m.group("unit") else "", clean)
 
 
 def _coerce_year(year) -> int | None:
@@ -348,11 +386,18 @@ def _coerce_year(year) -> int | None:
 # --------------------------------------------------------------------------- the parser
 def _parse(s: str, name: str, level2: str, year: int | None) -> NormalizedValue:
     """Try each reading in turn; the first that fits decides the metric type."""
+    unit_only = _unit_only(s)
+    if unit_only is not None:
+        return _value(unit=unit_only, metric_type="empty", issue="empty")
     if s not in _BOOLEAN_MARKS and _is_empty(s):
+        return _value(metric_type="empty", issue="empty")
+    if _not_applicable(s, name, level2):
         return _value(metric_type="empty", issue="empty")
     word = _read_word(s)
     if word is not None:
         return word
+    if _is_scale(s):
+        return _value(metric_type="grade", issue="placeholder")
     if _is_placeholder(s):
         return _value(metric_type="text", issue="placeholder")
     date = _read_date(s, year)
@@ -388,6 +433,44 @@ def _value(op=None, number=None, low=None, high=None, unit=None, metric_type="te
 def _is_empty(s: str) -> bool:
     """Blank, punctuation only (—, /, ≥ with nothing after) or a 'no data' word."""
     return s in EMPTY_WORDS or not any(ch.isalnum() for ch in s)
+
+
+def _not_applicable(s: str, name: str, level2: str) -> bool:
+    """不适用 wording, or 无 alone where the name or level 2 asks for a quantity."""
+    if s == "无":
+        return _name_metric(name) is not None or any(w in normalize_level2(level2) for w in _QUANTITY_LEVEL2)
+    return not re.search(r"[0-9]", s) and bool(NOT_APPLICABLE.search(s))
+
+
+def _unit_only(s: str) -> str | None:
+    """The canonical unit of a cell that is a unit and nothing else (公里, 万亩, ≥%, (人), ≥**%:
+    a template's ** where the figure should be)."""
+    bare = s[_OP_ONLY.match(s).end():].replace("*", "").strip("()")
+    if bare and bare[0] in _MAGNITUDE and bare[1:] in _UNIT_TABLE:
+        bare = bare[1:]
+    if bare in _UNIT_TABLE:
+        return _UNIT_TABLE[bare][0]
+    return None
+
+
+def _is_scale(s: str) -> bool:
+    """Two or more grade words and nothing else (高中低, 好/较好/一般): a scale, no level chosen."""
+    parts = [part for part in _SCALE_SEP.split(s) if part]
+    if len(parts) >= 2:
+        return all(part in GRADE_WORDS for part in parts)
+    return _segments_into_grades(s, 0) >= 2
+
+
+def _segments_into_grades(s: str, pos: int) -> int:
+    """Number of grade words that tile ``s[pos:]`` exactly (longest first), 0 if they do not."""
+    if pos == len(s):
+        return 0
+    for end in range(min(len(s), pos + 4), pos, -1):
+        if s[pos:end] in GRADE_WORDS:
+            rest = _segments_into_grades(s, end)
+            if end == len(s) or rest:
+                return 1 + rest
+    return 0
 
 
 def _read_word(s: str) -> NormalizedValue | None:

@@ -173,3 +173,75 @@ def test_format_then_parse_is_stable(op, number, unit):
     assert value.number is not None or value.deadline is not None, text
     again = parse_value(format_value(value))
     assert dataclasses.asdict(again) == dataclasses.asdict(value), (text, format_value(value))
+
+
+# --------------------------------------------------------------------------- locality value forms
+LOCALITIES = ROOT / "data" / "annotations" / "gold_localities.csv"
+if not LOCALITIES.is_file():
+    LOCALITIES = ROOT.parent / "shared" / "annotations" / "gold_localities.csv"
+HOLDOUT = ROOT / "evaluation" / "holdout_sources.txt"
+
+
+@pytest.mark.skipif(not LOCALITIES.is_file(), reason="gold_localities.csv is not in this checkout")
+def test_metric_type_agrees_with_locality_gold_on_development_sources():
+    """The held-out sources are never read here (evaluation/parser_report.py --include-holdout)."""
+    held_out = set(HOLDOUT.read_text(encoding="utf-8").split()) if HOLDOUT.is_file() else set()
+    rows = [row for row in _read_csv(LOCALITIES) if row["source_id"] not in held_out]
+    assert len(rows) >= 100
+    misses = [
+        f"{row['source_id']} {row['value']!r} ({row['name']} / {row['level2']}): gold {row['metric_type']}, got {parsed}"
+        for row in rows
+        if (parsed := parse_value(row["value"], name=row["name"], level2=row["level2"], year=row["year"]).metric_type)
+        != row["metric_type"]
+    ]
+    assert 1 - len(misses) / len(rows) >= 0.98, "misses:\n" + "\n".join(misses)
+
+
+OP_SPELLINGS = {
+    "≥": ["≥", "≧", ">=", "＞＝", "≥=", "大于等于", "大于或等于", "不低于", "不少于"],
+    "≤": ["≤", "≦", "<=", "＜＝", "小于等于", "不超过", "不高于"],
+    "=": ["=", "＝", "═", "等于"],
+}
+PERCENT_SPELLINGS = ["%", "％", "百分比", "(百分比)", "（百分比）"]
+
+
+@pytest.mark.parametrize("op", sorted(OP_SPELLINGS))
+@pytest.mark.parametrize("unit", PERCENT_SPELLINGS)
+@pytest.mark.parametrize("number", ["98", "９５", "99.5", "100"])
+def test_every_spelling_of_an_operator_and_of_percent(op, unit, number):
+    for spelling in OP_SPELLINGS[op]:
+        for text in (f"{spelling}{number}{unit}", f"{spelling} {number} {unit}"):
+            parsed = parse_value(text, name="验收合格率", level2="质量指标")
+            assert (parsed.op, parsed.unit, parsed.metric_type, parsed.issue) == (op, "%", "percent", "none"), text
+            assert parsed.number == float(number.translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+
+
+def test_a_unit_with_no_figure_is_empty_for_every_unit():
+    from budgetnlp.normalize import COUNTER_UNITS, OTHER_UNITS
+
+    for unit in (*COUNTER_UNITS, *OTHER_UNITS):
+        for text in (unit, f"≥{unit}", f"≧ {unit}", f"({unit})", f"≥**{unit}", f"万{unit}" if unit != "元" else "万元"):
+            parsed = parse_value(text, name="工程数量", level2="数量指标")
+            assert (parsed.metric_type, parsed.issue, parsed.number) == ("empty", "empty", None), text
+            assert parsed.unit is not None, text
+
+
+@pytest.mark.parametrize("levels", [("高", "中", "低"), ("好", "较好", "一般", "较差", "差"), ("优", "良", "中", "差"),
+                                    ("达成", "基本达成", "未达成"), ("满意", "基本满意", "不满意")])
+@pytest.mark.parametrize("sep", ["", "/", "、", ",", "，", " "])
+def test_a_listed_scale_is_a_grade_without_a_level(levels, sep):
+    parsed = parse_value(sep.join(levels), name="服务质量", level2="质量指标")
+    assert (parsed.metric_type, parsed.issue) == ("grade", "placeholder")
+
+
+@pytest.mark.parametrize("word", ["优良", "良好", "较好", "基本达成", "合格", "≥良好", "良好及以上"])
+def test_one_chosen_level_stays_a_plain_grade(word):
+    assert (parse_value(word).metric_type, parse_value(word).issue) == ("grade", "none")
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("受益人数(≥**人)", "count"), ("受益人数≥**人", "count"), ("补助标准(≥**元/人·月)", "amount"),
+    ("知晓率(≥**%)", "percent"), ("★★★救助人次(≥**人次)", "count"), ("指标3:完成时间(≤**天)", "time"),
+])
+def test_template_placeholders_in_names_give_their_unit_as_the_hint(name, expected):
+    assert parse_value("120", name=name).metric_type == expected
