@@ -16,11 +16,15 @@ from budgetnlp.extract import extract_file
 from budgetnlp.normalize import parse_value
 from budgetnlp.report import (
     FLAG_LABELS,
+    SUMMARY_COLUMNS,
     project_anchor,
     render_html,
     summarize,
     write_reports,
+    write_xlsx,
 )
+from budgetnlp.report.figures import local_time, weakest_first
+from budgetnlp.report.reasons import compact, split_shared
 from budgetnlp.schema import FLAGS, ROW_COLUMNS, SCORED_COLUMNS
 
 from .browser import assert_report_renders
@@ -80,6 +84,10 @@ def scored_frame(copies: int = 1, seed: int = 7) -> pd.DataFrame:
     frame.loc[0, "suggestion"] = "≤78万元 <建议> & 说明"
     frame.loc[0, ["value_op", "value_number", "value_unit", "value_issue"]] = ["=", 78.0, "人", "none"]
     frame.loc[2, "name"] = ODD_TEXT
+    frame["value_number_raw"] = frame["value"]
+    frame["extra_col"] = "x"
+    frame["extract_warning"] = ""
+    frame.loc[frame.doc_id == "doc-second", "extract_warning"] = ["表格跨页，表头取自上一页"] * 2 + [""] * 25
     return frame
 
 
@@ -156,26 +164,35 @@ def test_xlsx_sheets_headers_filter_and_fills(reports, scored):
     en = [c.value for c in ws[2]]
     assert set(FLAGS + SCORED_COLUMNS + ["suggestion", "name", "department"]) <= set(en)
     assert cn[en.index("name")] == "三级指标" and cn[en.index("vague")] == "模糊"
-    assert "spend_plan" in en  # unknown extra columns are carried
+    assert "spend_plan" in en and "value_number_raw" in en and "extra_col" in en  # extra columns are carried
+    assert all(re.search(r"[\u4e00-\u9fff]", h) for h in cn), [h for h in cn if not re.search(r"[\u4e00-\u9fff]", h)]
+    assert cn[en.index("spend_plan")] == "资金支出计划" and cn[en.index("value_number_raw")] == "数值（原文）"
     assert ws.max_row == len(scored) + 2
 
     col = {name: i for i, name in enumerate(en)}
+    # highest risk first (ties in document order); the sheet row i holds the frame's row order[i]
+    order = scored.assign(_pos=range(len(scored))).sort_values(["risk", "_pos"], ascending=[False, True])["_pos"].tolist()
+    risks = [r[col["risk"]].value for r in ws.iter_rows(min_row=3)]
+    assert risks == sorted(risks, reverse=True)
     row0 = list(ws.iter_rows(min_row=3, max_row=3))[0]
     assert row0[col["name"]].value == XSS_NAME
     assert row0[col["value"]].value == "=78人" and row0[col["value"]].data_type == "s"  # text, not a formula
     assert row0[col["reasons"]].value == "含有 <b>标签</b> & 符号"
     assert row0[col["reasons"]].alignment.wrap_text
-    for i, row in enumerate(ws.iter_rows(min_row=3)):
+    for sheet_row, row in enumerate(ws.iter_rows(min_row=3)):
+        i = order[sheet_row]
         for flag in FLAGS:
             cell = row[col[flag]]
-            assert cell.value == scored[flag].iloc[i]
-            assert (cell.fill.fgColor.rgb == "00FFC7CE") == (cell.value == 1)
+            assert cell.value == ("✓" if scored[flag].iloc[i] else None)  # scored.csv keeps 0/1
+            assert (cell.fill.fgColor.rgb == "00FFC7CE") == (cell.value == "✓")
         assert row[col["risk"]].value == round(scored["risk"].iloc[i], 3)
+        for name in ["risk", *[f"p_{f}" for f in FLAGS]]:
+            assert row[col[name]].number_format == "0.0%", name
         assert row[col["value"]].value == scored["value"].iloc[i]
         assert row[col["department"]].value == (scored["department"].iloc[i] or None)
         if i != 2:
             assert row[col["name"]].value == scored["name"].iloc[i]
-    assert ws.cell(row=5, column=col["name"] + 1).value == ODD_TEXT.replace("\x07", "")
+    assert ws.cell(row=3 + order.index(2), column=col["name"] + 1).value == ODD_TEXT.replace("\x07", "")
     scales = {str(cf.sqref).split(":")[0][:-1] for cf in ws.conditional_formatting if cf.rules[0].type == "colorScale"}
     letters = {openpyxl.utils.get_column_letter(col[c] + 1) for c in ["risk", *[f"p_{f}" for f in FLAGS]]}
     assert letters <= scales
@@ -186,15 +203,20 @@ def test_xlsx_sheets_headers_filter_and_fills(reports, scored):
     assert len(dept_sheets) == 3 == len(set(s.casefold() for s in dept_sheets))
     for title in dept_sheets:
         assert len(title) <= 31 and not re.search(r"[\[\]:*?/\\]", title)
-    assert dept_sheets[0] == scored.department[0]
-    assert dept_sheets[1].startswith("测试单位财政局预算科")
-    odd = wb[dept_sheets[1]]
+    ranked = weakest_first(summary["by_department"])  # the report's order: flagged share, mean risk
+    assert [wb[t]["A1"].value for t in dept_sheets] == [d["department"] for d in ranked]
+    odd = wb[next(t for t in dept_sheets if t.startswith("测试单位财政局预算科"))]
     assert odd["A1"].value == ODD_DEPARTMENT
     assert odd.freeze_panes == "C5"
     projects = [r for r in odd.iter_rows(min_row=5, values_only=True) if r[0] or r[1]]
     assert len(projects) == 9
-    assert [p[1] for p in projects] == [p["project_name"] for p in summary["by_project"][9:18]]
+    mine = [p for p in summary["by_project"] if p["department"] == ODD_DEPARTMENT]
+    assert [p[1] for p in projects] == [p["project_name"] for p in weakest_first(mine)]
+    keys = [(-p[6], -p[15]) for p in projects]  # 比例, 平均风险
+    assert keys == sorted(keys)
+    assert odd.cell(row=5, column=7).number_format == "0.0%" and odd.cell(row=5, column=16).number_format == "0.0%"
 
+    assert wb["汇总"].freeze_panes == "A2"
     overview = {r[0]: r[1:] for r in wb["汇总"].iter_rows(values_only=True) if r and r[0]}
     assert overview["指标数（三级指标）"][0] == 57
     assert overview["有问题的指标"][0] == summary["flagged_rows"]
@@ -217,8 +239,8 @@ def test_html_content_is_complete_escaped_and_self_contained(reports, scored):
         item = summary["flags"][flag]
         assert f'{item["label"]}</span></td>' in html
         assert f'<td class="n">{item["count"]}</td><td class="n">{item["rate"] * 100:.1f}%</td>' in html
-    assert html.count("<svg ") == 3
-    for chart in ["chart-flags", "chart-types", "chart-risk"]:
+    assert html.count("<svg ") == 4
+    for chart in ["chart-flags", "chart-types", "chart-risk", "chart-departments"]:
         svg = re.search(rf'<svg id="{chart}".*?</svg>', html).group(0)
         assert "<title" in svg and "<text" in svg and "<rect" in svg
 
@@ -239,11 +261,12 @@ def test_html_content_is_complete_escaped_and_self_contained(reports, scored):
         assert needle not in html.lower(), needle
 
     # weakest first: the markup row has the highest risk
-    weakest = re.search(r'<table class="rows" id="weakest-table">.*?</table>', html, re.S).group(0)
-    first_row = re.search(r"<tbody><tr>(.*?)</tr>", weakest, re.S).group(1)
+    weakest = re.search(r'<table class="[^"]*" id="weakest-table">.*?</table>', html, re.S).group(0)
+    first_row = re.search(r"<tbody><tr[^>]*>(.*?)</tr>", weakest, re.S).group(1)
     assert "&lt;script&gt;" in first_row and "=78人" in first_row and "1.00" in first_row
     assert "百分比" in html or "数量" in html
-    assert "default" in html and "0.1.0+abc123" in html and "2024-05-06T07:08:09+08:00" in html
+    assert "default" in html and "0.1.0+abc123" in html and local_time("2024-05-06T07:08:09+08:00") in html
+    assert "文档 3 份（输入：data/samples/004_8fe8d81b6e5c8740.txt、in/第二份.pdf）" in html
 
 
 def test_a_subset_of_rows_with_the_whole_runs_figures(tmp_path, scored):
@@ -263,7 +286,8 @@ def test_a_subset_of_rows_with_the_whole_runs_figures(tmp_path, scored):
         assert f'id="{target}"' in html, target
     wb = openpyxl.load_workbook(tmp_path / "scored.xlsx")
     assert wb["评分结果"].max_row == 12
-    assert sum(1 for r in wb[wb.sheetnames[3]].iter_rows(min_row=5, values_only=True) if r[1]) == 9
+    odd = next(wb[t] for t in wb.sheetnames[2:] if wb[t]["A1"].value == ODD_DEPARTMENT)
+    assert sum(1 for r in odd.iter_rows(min_row=5, values_only=True) if r[1]) == 9
     with pytest.raises(InputError, match="figures incomplete"):
         write_reports(top, {**summary, "by_project": [{"anchor": "x"}]}, tmp_path)
 
@@ -273,13 +297,15 @@ def test_html_caps_the_weakest_list(scored):
     weakest = re.search(r'id="weakest-table">.*?</table>', html, re.S).group(0)
     assert weakest.count("<tr") == 6  # header + 5
     flagged = int((scored[FLAGS].sum(axis=1) > 0).sum())
-    assert f"另有 {flagged - 5} 条未列出" in html
+    assert f"另有 {flagged - 5} 条未列出" in html and "scored.xlsx" in html and "budgetnlp review import" in html
+    with pytest.raises(InputError, match="top_rows"):
+        render_html(scored, SUMMARY_FACTS, top_rows=-1)
 
 
 def test_html_caps_the_project_table_the_workbook_keeps_every_project(tmp_path, scored, monkeypatch):
-    import budgetnlp.report as report
+    import budgetnlp.report.page as page
 
-    monkeypatch.setattr(report, "HTML_MAX_PROJECTS", 4)
+    monkeypatch.setattr(page, "HTML_MAX_PROJECTS", 4)
     summary = {**SUMMARY_FACTS, **summarize(scored)}
     write_reports(scored, summary, tmp_path)
     html = (tmp_path / "report.html").read_text(encoding="utf-8")

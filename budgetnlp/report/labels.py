@@ -1,0 +1,114 @@
+"""Chinese names shown by every report view: flags, metric types, value issues, column headers."""
+
+from __future__ import annotations
+
+import re
+
+from ..schema import FLAGS
+
+FLAG_LABELS: dict[str, str] = {
+    "vague": "模糊",
+    "boilerplate": "套话/模板",
+    "category_mismatch": "类别错配",
+    "unmeasurable": "不可衡量",
+}
+
+#: One line per flag for the report's legend (LABELS.md, "The four flags").
+FLAG_MEANINGS: dict[str, str] = {
+    "vague": "只写方向或印象（如“成效明显”“提升服务水平”），没有可核对的水平",
+    "boilerplate": "泛泛而谈，未指明本项目的产出、对象或数量，可原样套用到其他项目",
+    "category_mismatch": "指标衡量的内容与所属一级/二级指标类别不符，或不属于本项目",
+    "unmeasurable": "年底无法凭证据核对：没有数量或可核验的标准，或指标值无法读取",
+}
+
+METRIC_TYPE_LABELS: dict[str, str] = {
+    "percent": "百分比",
+    "count": "数量",
+    "amount": "金额",
+    "time": "时间",
+    "boolean": "是否",
+    "grade": "等级",
+    "text": "文字",
+    "empty": "空",
+}
+
+VALUE_ISSUE_LABELS: dict[str, str] = {
+    "none": "无",
+    "malformed": "格式错误",
+    "unit_mismatch": "单位不符",
+    "placeholder": "占位表述",
+    "empty": "未填写",
+}
+
+#: Chinese header labels of the scored table (English names stay visible in the workbook).
+COLUMN_LABELS: dict[str, str] = {
+    "row_id": "行标识",
+    "doc_id": "文档标识",
+    "source_path": "来源文件",
+    "department": "预算单位",
+    "year": "年度",
+    "project_code": "项目编码",
+    "project_name": "项目名称",
+    "project_budget": "预算数（万元）",
+    "fund_use": "资金用途",
+    "project_goals": "绩效目标",
+    "level1": "一级指标",
+    "level2": "二级指标",
+    "level1_norm": "一级指标（规范）",
+    "level2_norm": "二级指标（规范）",
+    "name": "三级指标",
+    "description": "绩效指标描述",
+    "value": "指标值",
+    "basis": "指标值确定依据",
+    "location": "位置",
+    "vague": "模糊",
+    "boilerplate": "套话/模板",
+    "category_mismatch": "类别错配",
+    "unmeasurable": "不可衡量",
+    "p_vague": "模糊概率",
+    "p_boilerplate": "套话概率",
+    "p_category_mismatch": "类别错配概率",
+    "p_unmeasurable": "不可衡量概率",
+    "metric_type": "指标值类型",
+    "suggested_metric_type": "建议指标值类型",
+    "value_op": "运算符",
+    "value_number": "数值",
+    "value_low": "下限",
+    "value_high": "上限",
+    "value_unit": "单位",
+    "value_deadline": "截止日期",
+    "value_issue": "指标值问题",
+    "risk": "风险分",
+    "reasons": "原因",
+    "model": "模型",
+    "suggestion": "改写建议",
+    "spend_plan": "资金支出计划",
+    "extract_warning": "提取警告",
+}
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def column_label(column: object) -> str:
+    """The Chinese header of any column: a known name, ``value_x_raw`` as value_x's name + （原文）,
+    anything else as 附加列：name (so every header of the workbook reads in Chinese)."""
+    name = str(column)
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    if name.endswith("_raw") and name[:-4] in COLUMN_LABELS:
+        return COLUMN_LABELS[name[:-4]] + "（原文）"
+    return name if _CJK.search(name) else f"附加列：{name}"
+
+
+def type_label(code: str) -> str:
+    return "未知" if code == "unknown" else METRIC_TYPE_LABELS.get(code, code)
+
+
+REPORT_TITLE = "绩效目标质量审查报告"
+SCORED_SHEET = "评分结果"
+SUMMARY_SHEET = "汇总"
+NO_DEPARTMENT = "（未注明单位）"
+NO_PROJECT = "（未注明项目）"
+FLAG_MARK = "✓"  # a raised flag in the workbook (scored.csv/parquet keep 0/1)
+
+P_COLUMNS = [f"p_{flag}" for flag in FLAGS]
