@@ -15,9 +15,16 @@
   of them), and whose first row is not a new header or project (an indicator header other
   than a repeat of the table's own, 项目名称/项目编码), its rows are appended to that table;
   ``row_pages`` keeps each row's page.
-- Errors: a password-protected PDF, a PDF without any text layer (scanned images) and a PDF
-  cut short (no ``%%EOF`` in its last 1024 bytes, where readers such as Acrobat require it)
-  raise InputError; the PDF is always closed.
+- Characters pdfminer cannot read: a page with fonts whose characters pdfminer does not read
+  (none, or mostly ``(cid:N)`` codes without a Unicode mapping; e.g. CID-keyed CFF fonts such
+  as Noto Sans CJK with an embedded encoding CMap) has its characters read again with pdfium
+  (pypdfium2, a pdfplumber dependency): each becomes a pdfplumber character with pdfium's loose
+  box, so tables and lines are found as for any page (the ruling comes from pdfminer, which
+  reads the drawing fine). Page rotation is not applied to such characters.
+- Errors: a password-protected PDF, a PDF without any text layer (no fonts: scanned images),
+  a PDF whose fonts give no readable character ("text layer unreadable"), and a PDF cut short
+  (no ``%%EOF`` in its last 1024 bytes, where readers such as Acrobat require it) raise
+  InputError; the PDF is always closed.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ _PAGE_NUMBER = re.compile(
 _EDGE_TOLERANCE = 3.0
 _EOF_WINDOW = 1024
 _CJK = re.compile(r"[\u2e80-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+#: pdfminer's text for a character code without a Unicode mapping
+_UNMAPPED = re.compile(r"^\(cid:\d+\)$")
 
 
 @dataclass
@@ -170,16 +179,113 @@ def _text_items(page, tables, page_number: int) -> list[_Item]:
 # --------------------------------------------------------------------------- pages
 
 
-def _page_items(page, settings: dict) -> tuple[list[_Item], int]:
+def _page_items(page, settings: dict) -> list[_Item]:
     number = page.page_number
-    chars = len(page.chars)
-    if not chars:
-        return [], 0
+    if not page.chars:
+        return []
     tables = page.find_tables(table_settings=settings)
     items = [item for table in tables if (item := _table_item(page, table, number)) is not None]
     items += _text_items(page, tables, number)
     items.sort(key=lambda item: item.top)
-    return items, chars
+    return items
+
+
+# --------------------------------------------------------------------------- characters
+
+
+def _readable(chars: list[dict]) -> int:
+    """How many characters have a real text (not an unmapped code, a replacement or a control)."""
+    return sum(1 for c in chars if c["text"].isprintable() and c["text"] != "\ufffd" and not _UNMAPPED.match(c["text"]))
+
+
+def _has_fonts(resources, depth: int = 0) -> bool:
+    """Do a page's (or form's) resources name a font, here or in a form XObject they draw?"""
+    from pdfminer.pdftypes import resolve1
+
+    resources = resolve1(resources)
+    if not isinstance(resources, dict):
+        return False
+    if resolve1(resources.get("Font")):
+        return True
+    forms = resolve1(resources.get("XObject")) or {}
+    for form in forms.values() if isinstance(forms, dict) and depth < 3 else ():
+        form = resolve1(form)
+        attrs = getattr(form, "attrs", {})
+        if resolve1(attrs.get("Subtype")) and resolve1(attrs["Subtype"]).name == "Form":
+            if _has_fonts(attrs.get("Resources"), depth + 1):
+                return True
+    return False
+
+
+class _Pdfium:
+    """pdfium's reading of a file's characters, page by page, as pdfplumber characters."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.document = None
+        self.pages: dict[int, list[dict]] = {}
+
+    def chars(self, page) -> list[dict]:
+        number = page.page_number
+        if number not in self.pages:
+            self.pages[number] = self._read(page)
+        return self.pages[number]
+
+    def _read(self, page) -> list[dict]:
+        import pypdfium2
+        import pypdfium2.raw as raw
+
+        if self.document is None:
+            self.document = pypdfium2.PdfDocument(str(self.path))
+        pdf_page = self.document[page.page_number - 1]
+        text_page = pdf_page.get_textpage()
+        left, bottom, right, top = page.mediabox
+        chars = []
+        try:
+            for i in range(text_page.count_chars()):
+                if raw.FPDFText_IsGenerated(text_page.raw, i) or raw.FPDFText_HasUnicodeMapError(text_page.raw, i) == 1:
+                    continue  # a space or line break pdfium inferred, or a code without a character
+                text = chr(raw.FPDFText_GetUnicode(text_page.raw, i))
+                if not text.isprintable():
+                    continue
+                x0, y0, x1, y1 = text_page.get_charbox(i, loose=True)
+                size = raw.FPDFText_GetFontSize(text_page.raw, i)
+                char_top = top - y1
+                chars.append({
+                    "object_type": "char", "page_number": page.page_number, "text": text,
+                    "fontname": "pdfium", "size": size, "adv": x1 - x0,
+                    "upright": abs(raw.FPDFText_GetCharAngle(text_page.raw, i)) < 0.01,
+                    "x0": x0 - left, "x1": x1 - left, "y0": y0 - bottom, "y1": y1 - bottom,
+                    "top": char_top, "bottom": top - y0, "doctop": page.initial_doctop + char_top,
+                    "width": x1 - x0, "height": y1 - y0, "matrix": (1, 0, 0, 1, x0 - left, y0 - bottom),
+                    "mcid": None, "tag": None, "ncs": None, "non_stroking_color": None, "stroking_color": None,
+                })
+        finally:
+            text_page.close()
+            pdf_page.close()
+        return chars
+
+    def close(self) -> None:
+        if self.document is not None:
+            self.document.close()
+
+
+def _use_readable_chars(page, pdfium: _Pdfium) -> tuple[int, bool]:
+    """Give the page pdfium's characters where pdfminer could not read those of its fonts.
+
+    Returns (readable characters, whether the page has fonts).
+    """
+    chars = page.chars
+    readable = _readable(chars)
+    if 2 * readable > len(chars):
+        return readable, True
+    if not _has_fonts(page.page_obj.resources):
+        return readable, False
+    other = pdfium.chars(page)
+    if len(other) > readable:  # pdfium's characters are all readable (see _Pdfium._read)
+        page.objects["char"] = other  # every view of the page (crop, filter, tables) reads these
+        return len(other), True
+    return readable, True
 
 
 def _index_map(edges: tuple[float, ...], onto: tuple[float, ...]) -> list[int] | None:
@@ -295,6 +401,7 @@ def _read(path: Path) -> list[Block]:
     import pdfplumber
 
     _check_complete(path)
+    pdfium = _Pdfium(path)
     with path.open("rb") as stream:  # closed here whatever pdfplumber does on failure
         try:
             pdf = pdfplumber.open(stream, raise_unicode_errors=False)
@@ -303,25 +410,33 @@ def _read(path: Path) -> list[Block]:
             if reason:
                 raise InputError(path, reason) from None
             raise
-        with pdf:
-            pages, chars = _read_pages(pdf, _LINES)
-            if not chars:
-                raise InputError(path, "no text layer (scanned PDF?): run OCR first")
-            if not any(isinstance(item.block, Table) for items in pages for item in items):
-                pages, chars = _read_pages(pdf, _TEXT)
+        try:
+            with pdf:
+                pages, chars, fonts = _read_pages(pdf, _LINES, pdfium)
+                if not chars and fonts:
+                    raise InputError(path, "text layer unreadable: its fonts give no character that pdfminer or "
+                                           "pdfium can read (no Unicode mapping): run OCR first")
+                if not chars:
+                    raise InputError(path, "no text layer (scanned PDF?): run OCR first")
+                if not any(isinstance(item.block, Table) for items in pages for item in items):
+                    pages, chars, fonts = _read_pages(pdf, _TEXT, pdfium)
+        finally:
+            pdfium.close()
     return _join_pages(pages)
 
 
-def _read_pages(pdf, settings: dict) -> tuple[list[list[_Item]], int]:
-    pages, total = [], 0
+def _read_pages(pdf, settings: dict, pdfium: _Pdfium) -> tuple[list[list[_Item]], int, bool]:
+    """Each page's items, the readable characters of all pages, and whether any page has fonts."""
+    pages, total, fonts = [], 0, False
     for page in pdf.pages:
         try:
-            items, chars = _page_items(page, settings)
+            readable, has_fonts = _use_readable_chars(page, pdfium)
+            pages.append(_page_items(page, settings) if readable else [])
         finally:
             page.close()
-        pages.append(items)
-        total += chars
-    return pages, total
+        total += readable
+        fonts = fonts or has_fonts
+    return pages, total, fonts
 
 
 def _sniff(head: bytes, path: Path) -> bool:
