@@ -41,39 +41,57 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _limits(member_mb: float, document_mb: float, html_depth: int, table_cells: int):
+    from .extract._limits import Limits
+
+    return Limits(member_mb=member_mb, document_mb=document_mb, html_depth=html_depth, table_cells=table_cells)
+
+
+_MEMBER_MB = typer.Option(32.0, "--max-member-mb", help="Largest unpacked zip member of a .docx/.xlsx, in MB.")
+_DOCUMENT_MB = typer.Option(96.0, "--max-document-mb", help="Largest unpacked .docx/.xlsx (all members), in MB.")
+_HTML_DEPTH = typer.Option(200, "--max-html-depth", help="Deepest HTML element nesting (at most 255).")
+_TABLE_CELLS = typer.Option(2_000_000, "--max-table-cells", help="Most cells in one table.")
+
+
 @app.command()
 def extract(
     inputs: List[Path] = typer.Argument(..., help="Files or folders (searched recursively)."),
     out: Path = typer.Option(..., "-o", "--out", help="Output table: .csv (UTF-8 with BOM), .jsonl or .parquet."),
+    max_member_mb: float = _MEMBER_MB,
+    max_document_mb: float = _DOCUMENT_MB,
+    max_html_depth: int = _HTML_DEPTH,
+    max_table_cells: int = _TABLE_CELLS,
 ) -> None:
     """Extract indicator rows, with their project context, from disclosures."""
     from ._progress import progress
-    from .extract import extract_file, iter_files, rows_frame
-    from .errors import InputError
-    from .io import TABLE_SUFFIXES, errors_frame, write_table
+    from .extract import extract as run_extract
+    from .extract import iter_files
+    from .io import check_output_file, errors_frame, extract_warnings, write_table
 
-    if out.suffix.lower() not in TABLE_SUFFIXES:
-        _fail(f"{out}: unsupported output type {out.suffix or '(none)'}: use .csv, .jsonl or .parquet", 1)
-    files = list(iter_files(inputs))
-    frames, errors = [], []
-    with progress(len(files), "extract") as advance:
-        for path in files:
-            try:
-                frame = extract_file(path)
-                frames.append(frame)
-                advance(len(frame))
-            except InputError as error:
-                errors.append(error)
-                typer.echo(f"budgetnlp: {error}", err=True)
-                advance(0)
-    import pandas as pd
-
-    rows = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
-    write_table(rows, out)
+    limits = _limits(max_member_mb, max_document_mb, max_html_depth, max_table_cells)
     errors_path = out.with_name(out.stem + ".errors.csv")
-    write_table(errors_frame(errors), errors_path)
-    typer.echo(f"{len(rows)} rows from {len(frames)} of {len(files)} files → {out}" + (f"; {len(errors)} errors → {errors_path}" if errors else ""), err=True)
-    if not frames:
+    check_output_file(out)  # before any reading: a folder we cannot write to is a one-line error now
+    check_output_file(errors_path)
+    files = list(iter_files(inputs))
+    with progress(len(files), "extract") as advance:
+
+        def report(rows: int, note) -> None:
+            if note is not None:
+                typer.echo(f"budgetnlp: {note}", err=True)
+            advance(rows)
+
+        result = run_extract(files, limits, progress=report)
+    warnings = extract_warnings(result.rows)  # tables whose columns failed (or needed) the self-check
+    for warning in warnings:
+        typer.echo(f"budgetnlp: warning: {warning}", err=True)
+    write_table(result.rows, out)
+    write_table(errors_frame(result.errors, result.duplicates, warnings), errors_path)
+    used = len(files) - len(result.errors) - len(result.duplicates)
+    notes = [f"{len(result.errors)} errors" if result.errors else "", f"{len(result.duplicates)} duplicates" if result.duplicates else ""]
+    notes.append(f"{len(warnings)} warnings" if warnings else "")
+    notes = " and ".join(n for n in notes if n)
+    typer.echo(f"{len(result.rows)} rows from {used} of {len(files)} files → {out}" + (f"; {notes} → {errors_path}" if notes else ""), err=True)
+    if result.rows.empty:
         raise typer.Exit(2)
 
 
@@ -173,34 +191,71 @@ def score(
     model: str = typer.Option("default", "--model", help="Model name under models/ or a model folder."),
     workers: int = typer.Option(1, "--workers", min=1, help="Local processes for extraction and scoring."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address tcp://HOST:PORT (the [dist] extra)."),
-    cache: bool = typer.Option(True, "--cache/--no-cache", help="Skip documents already scored with the same model."),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Skip documents already scored by this code and model."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Score cache (default ~/.cache/budgetnlp/scores or $BUDGETNLP_CACHE)."),
     report_rows: int = typer.Option(100_000, "--report-rows", min=1, help="Rows shown in scored.xlsx and report.html (the weakest first)."),
+    max_member_mb: float = _MEMBER_MB,
+    max_document_mb: float = _DOCUMENT_MB,
+    max_html_depth: int = _HTML_DEPTH,
+    max_table_cells: int = _TABLE_CELLS,
 ) -> None:
     """Score a year's disclosures: flags, probabilities, reasons and suggestions, with reports."""
     from ._progress import progress
     from .extract import iter_files
+    from .scoring import check_output_folder, connect
     from .scoring import score as run_score
     from .training import load_or_rebuild
 
-    load_or_rebuild(model, say=lambda message: typer.echo(message, err=True))  # rebuild a broken default once, up front
-    total = sum(1 for _ in iter_files(inputs))
-    with progress(total, "score") as advance:
+    limits = _limits(max_member_mb, max_document_mb, max_html_depth, max_table_cells)
+    check_output_folder(out)  # before any work: one line if the folder cannot be written
+    client = connect(scheduler) if scheduler else None
+    try:
+        load_or_rebuild(model, say=lambda message: typer.echo(message, err=True))  # rebuild a broken default once, up front
+        total = sum(1 for _ in iter_files(inputs))
+        with progress(total, "score") as advance:
 
-        def report(rows: int, error) -> None:
-            if error is not None:
-                typer.echo(f"budgetnlp: {error}", err=True)
-            advance(rows)
+            def report(rows: int, note) -> None:
+                if note is not None:
+                    typer.echo(f"budgetnlp: {note}", err=True)
+                advance(rows)
 
-        run = run_score(inputs, out, model, workers=workers, scheduler=scheduler, cache=cache,
-                        cache_dir=cache_dir, report_rows=report_rows, progress=report)
+            run = run_score(inputs, out, model, workers=workers, scheduler=client, cache=cache,
+                            cache_dir=cache_dir, report_rows=report_rows, limits=limits, progress=report)
+    finally:
+        if client is not None:
+            client.close()
+    notes = [f"{len(run.errors)} errors" if run.errors else "", f"{len(run.duplicates)} duplicates" if run.duplicates else "",
+             f"{len(run.warnings)} extraction warnings" if run.warnings else ""]
+    notes = ", ".join(n for n in notes if n)
     typer.echo(
         f"{run.rows} rows from {run.documents} of {total} inputs ({run.cached} from cache) → {out}"
-        + (f"; {len(run.errors)} errors → {out / 'errors.csv'}" if run.errors else ""),
+        + (f"; {notes} → {out / 'errors.csv'}" if notes else ""),
         err=True,
     )
     if run.documents == 0:
         raise typer.Exit(2)
+
+
+cache_app = typer.Typer(help="The score cache (scored documents kept between runs).", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+_CACHE_DIR = typer.Option(None, "--cache-dir", help="Score cache (default ~/.cache/budgetnlp/scores or $BUDGETNLP_CACHE).")
+
+
+@cache_app.command("clear")
+def cache_clear(cache_dir: Optional[Path] = _CACHE_DIR) -> None:
+    """Delete every cached score (the next `score` re-reads and re-scores every input)."""
+    from .scoring import clear_cache, default_cache_dir
+
+    files, size = clear_cache(cache_dir)
+    typer.echo(f"removed {files} cached documents ({size / 1e6:.1f} MB) from {cache_dir or default_cache_dir()}", err=True)
+
+
+@cache_app.command("path")
+def cache_path(cache_dir: Optional[Path] = _CACHE_DIR) -> None:
+    """Print where the score cache lives."""
+    from .scoring import default_cache_dir
+
+    typer.echo(str(cache_dir or default_cache_dir()))
 
 
 def main() -> None:

@@ -2,29 +2,61 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import BudgetNLPError, InputError
 
 TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` in the format its extension names; parent folders are created."""
+def check_output_file(path: str | Path) -> Path:
+    """An output table's path, checked before any work: a known type, not a folder, its folder
+    created and writable; otherwise one clear error."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise InputError(path, f"unsupported output type {suffix or '(none)'}: use .csv, .jsonl or .parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
-    elif suffix == ".jsonl":
-        frame.to_json(path, orient="records", lines=True, force_ascii=False)
-    else:
-        frame.to_parquet(path, index=False)
+        raise BudgetNLPError(f"{path}: unsupported output type {suffix or '(none)'}: use .csv, .jsonl or .parquet")
+    if path.is_dir():
+        raise BudgetNLPError(f"{path}: this is a folder; give a file name ending in {suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise BudgetNLPError(f"{path}: cannot write in {path.parent} ({exc.strerror or type(exc).__name__}); "
+                             f"choose a folder you may write to") from None
     return path
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` in the format its extension names; parent folders are created. Written to a
+    temporary name and renamed: a failed write leaves the previous file, never half a file."""
+    path = check_output_file(path)
+    suffix = path.suffix.lower()
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+        elif suffix == ".jsonl":
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -43,12 +75,25 @@ def read_table(path: str | Path) -> pd.DataFrame:
     raise InputError(path, f"unsupported table type {suffix or '(none)'}")
 
 
-def errors_frame(errors) -> pd.DataFrame:
-    """One line per unusable input: path, reason, location."""
+def errors_frame(errors, duplicates=(), warnings=()) -> pd.DataFrame:
+    """One line per unusable input (kind ``error``), per input repeating an earlier one's content
+    (``duplicate``) and per extraction warning (``warning``); columns kind, path, reason, location."""
+    notes = [("error", e) for e in errors] + [("duplicate", e) for e in duplicates] + [("warning", e) for e in warnings]
     return pd.DataFrame(
-        [{"path": e.path, "reason": e.reason, "location": e.location} for e in errors],
-        columns=["path", "reason", "location"],
+        [{"kind": kind, "path": e.path, "reason": e.reason, "location": e.location} for kind, e in notes],
+        columns=["kind", "path", "reason", "location"],
     )
+
+
+def extract_warnings(rows: pd.DataFrame) -> list[InputError]:
+    """One note per file, table and reason among rows flagged in ``extract_warning`` (the
+    extractor's self-checks: a column mapping that did not fit the cells, or was corrected)."""
+    if "extract_warning" not in rows.columns or rows.empty:
+        return []
+    flagged = rows[rows["extract_warning"].fillna("").astype(str) != ""]
+    tables = flagged["location"].astype(str).str.extract(r"^(table \d+)", expand=False).fillna("")
+    notes = flagged.assign(_table=tables)[["source_path", "_table", "extract_warning"]].drop_duplicates()
+    return [InputError(path, reason, table) for path, table, reason in notes.itertuples(index=False)]
 
 
 # ---------------------------------------------------------------- spreadsheet formulas
@@ -107,6 +152,6 @@ def neutralize_arrow(table):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             risky = pc.fill_null(pc.match_substring_regex(column, _FORMULA), False)
             if pc.any(risky).as_py():
-                column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+                column = pc.if_else(risky, pc.binary_join_element_wise(pa.scalar("'", field.type), column, pa.scalar("", field.type)), column)
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=table.schema)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
+import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -26,29 +28,93 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import BudgetNLPError, InputError
+from . import __version__
+from .errors import BudgetNLPError, InputError, plain_error
 from .extract import extract_file, iter_files
+from .extract._dispatch import doc_id_of, read_input
+from .extract._limits import Limits
 from .io import TABLE_SUFFIXES, neutralize_arrow, read_table
 from .runfolder import SCORED_CSV, SCORED_PARQUET
 from .schema import FLAGS, REQUIRED_COLUMNS, ROW_COLUMNS, SCORED_COLUMNS
 
 #: extra columns the readers may add; always present in the output so every chunk has one schema
-KNOWN_EXTRAS = ["spend_plan", "value_op_raw", "value_number_raw", "value_unit_raw"]
+KNOWN_EXTRAS = ["spend_plan", "value_op_raw", "value_number_raw", "value_unit_raw", "extract_warning"]
 _FLOAT_COLUMNS = {"project_budget", "value_number", "value_low", "value_high", "risk", *(f"p_{f}" for f in FLAGS)}
 _INT_COLUMNS = {"year", *FLAGS}
 
 
 def default_cache_dir() -> Path:
+    """Where scored documents are kept between runs: $BUDGETNLP_CACHE, else ~/.cache/budgetnlp/scores."""
     return Path(os.environ.get("BUDGETNLP_CACHE") or Path.home() / ".cache" / "budgetnlp" / "scores")
+
+
+# ---------------------------------------------------------------- the score cache
+#: package parts whose code decides a document's scored rows (everything but the CLI, the
+#: reports and the review app): any change to them is a new cache namespace
+_UNFINGERPRINTED = {"cli", "_progress", "labelstudio", "report", "review"}
+#: libraries that read the formats or compute the scores
+_FINGERPRINTED_LIBRARIES = ("python-docx", "openpyxl", "xlrd", "pdfplumber", "pdfminer.six", "lxml", "jieba",
+                            "scikit-learn", "numpy", "scipy", "pandas", "pyarrow")
+_CACHE_FILE = re.compile(r"[0-9a-f]{24}(\.[a-z0-9]{1,10})?\.parquet(\.\d+\.tmp)?")
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the extraction, normalization, rules and model code (their source files and
+    resources) and of the reading libraries' versions: cached rows from other code are never served."""
+    from importlib import metadata
+
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(package.rglob("*")):
+        relative = path.relative_to(package).as_posix()
+        if not path.is_file() or relative.split("/")[0].removesuffix(".py") in _UNFINGERPRINTED:
+            continue
+        if path.suffix == ".py" or relative.startswith("resources/"):
+            digest.update(relative.encode() + b"\0" + path.read_bytes())
+    for name in _FINGERPRINTED_LIBRARIES:
+        try:
+            digest.update(f"{name}={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            continue
+    return digest.hexdigest()[:16]
+
+
+def cache_file(cache_dir: str | Path, model_version: str, digest: str, path: str) -> Path:
+    """The cache entry of one input: package version and code fingerprint, model version, the
+    content hash and the file's suffix (the suffix picks the reader: a text dump named .pdf is a
+    corrupt PDF, not the text file's rows)."""
+    suffix = re.sub(r"[^a-z0-9]", "", Path(path).suffix.lower())[:10]
+    name = f"{digest[:24]}{'.' + suffix if suffix else ''}.parquet"
+    return Path(cache_dir) / f"v{__version__}-{code_fingerprint()}" / model_version / name
+
+
+def clear_cache(cache_dir: str | Path | None = None) -> tuple[int, int]:
+    """Delete the score cache's entries (only files named as this module names them, so a
+    mistaken --cache-dir loses nothing else); returns (files, bytes) removed."""
+    root = Path(cache_dir or default_cache_dir())
+    if not root.is_dir():
+        return 0, 0
+    files = size = 0
+    for path in sorted(root.rglob("*"), reverse=True):  # children before their folders
+        if path.is_file() and _CACHE_FILE.fullmatch(path.name):
+            size += path.stat().st_size
+            path.unlink()
+            files += 1
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return files, size
 
 
 # ---------------------------------------------------------------- one unit of work
 @dataclass
 class Unit:
-    """One input: a document, or a row table already extracted."""
+    """One input: a document, or a row table already extracted; ``digest``: its content hash
+    (sha256 hex), computed up front to find duplicates (None when it could not be read)."""
 
     path: str
     is_table: bool
+    digest: str | None = None
 
 
 @dataclass
@@ -67,47 +133,64 @@ def _model(model_ref: str):
     return load_or_rebuild(model_ref, say=lambda message: None)
 
 
-def _read_unit(unit: Unit) -> pd.DataFrame:
+def _read_unit(unit: Unit, data: bytes, limits: Limits | None) -> pd.DataFrame:
     if not unit.is_table:
-        return extract_file(unit.path)
+        return extract_file(unit.path, limits)
     frame = read_table(unit.path)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(unit.path, f"row table lacks required column(s): {', '.join(missing)}")
     if "source_path" not in frame.columns or frame["source_path"].isna().all():
         frame["source_path"] = unit.path
+    table_id = doc_id_of(data)
+    if "doc_id" not in frame.columns or frame["doc_id"].isna().all():
+        frame["doc_id"] = table_id
+    frame["row_id"] = generated_row_ids(frame, table_id)
     return frame
 
 
-def score_unit(unit: Unit, model_ref: str, cache_dir: str | None, extras: tuple[str, ...] = ()) -> UnitResult:
-    """Extract and score one input into an output table; errors become the result, never an exception."""
+def generated_row_ids(frame: pd.DataFrame, table_id: str) -> pd.Series:
+    """A row table's row_ids, a stable one made for each row that lacks one: the hash of the table's
+    content hash, the row's position and its cells, so no two rows share an id downstream (the
+    review import keys on it) and re-reading the same table gives the same ids."""
+    given = frame["row_id"].astype("string") if "row_id" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string")
+    given = given.where(given.str.strip().ne(""), pd.NA) if len(given) else given
+    if not given.isna().any():
+        return given
+    cells = frame.drop(columns=[c for c in ("row_id", "source_path") if c in frame.columns]).astype("string").fillna("")
+    joined = cells.agg("\x1f".join, axis=1) if len(cells.columns) else pd.Series("", index=frame.index)
+    made = [hashlib.sha256(f"{table_id}\0{position}\0{text}".encode()).hexdigest()[:16]
+            for position, text in enumerate(joined)]
+    return given.fillna(pd.Series(made, index=frame.index, dtype="string"))
+
+
+def score_unit(unit: Unit, model_ref: str, cache_dir: str | None, extras: tuple[str, ...] = (),
+               limits: Limits | None = None) -> UnitResult:
+    """Extract and score one input into an output table. This is the worker boundary: whatever is
+    raised for this input (a reader bug, an lxml error holding its log, MemoryError) becomes this
+    input's error, made of strings only, so it always pickles back; never an exception."""
     try:
-        data = Path(unit.path).read_bytes()
-    except OSError as exc:
-        return UnitResult(unit.path, error=InputError(unit.path, f"cannot read ({exc.strerror or exc})"))
-    try:
+        data = read_input(Path(unit.path))
         model = _model(model_ref)
-        cache_file = None
+        entry = None
         if cache_dir:
-            digest = hashlib.sha256(data).hexdigest()[:24]
-            cache_file = Path(cache_dir) / model.version / f"{digest}.parquet"
-            if cache_file.is_file():
-                cached = pd.read_parquet(cache_file)
+            entry = cache_file(cache_dir, model.version, unit.digest or hashlib.sha256(data).hexdigest(), unit.path)
+            if entry.is_file():
+                cached = pd.read_parquet(entry)
                 cached["source_path"] = unit.path
                 return UnitResult(unit.path, rows=to_table(cached, extras), cached=True)
-        rows = _read_unit(unit)
+        rows = _read_unit(unit, data, limits)
         scored = model.predict(rows, corpus=_own_corpus(rows, model))
         scored["reasons"] = scored["reasons"].map("\n".join)
-        if cache_file is not None:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        table = to_table(scored, extras)
+        if entry is not None:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
             scored.to_parquet(tmp, index=False)
-            os.replace(tmp, cache_file)
-        return UnitResult(unit.path, rows=to_table(scored, extras))
-    except InputError as error:
-        return UnitResult(unit.path, error=error)
-    except BudgetNLPError as error:
-        return UnitResult(unit.path, error=InputError(unit.path, str(error)))
+            os.replace(tmp, entry)
+        return UnitResult(unit.path, rows=table)
+    except Exception as exc:  # noqa: BLE001 - the boundary: one input's failure is that input's line
+        return UnitResult(unit.path, error=plain_error(unit.path, exc, "unexpected error while scoring this file"))
 
 
 def _own_corpus(rows: pd.DataFrame, model):
@@ -165,7 +248,18 @@ def to_table(scored: pd.DataFrame, extras: tuple[str, ...] = ()) -> pa.Table:
 
 # ---------------------------------------------------------------- running the units
 def _units(inputs) -> list[Unit]:
-    return [Unit(str(p), p.suffix.lower() in TABLE_SUFFIXES) for p in iter_files(inputs)]
+    return [Unit(str(p), p.suffix.lower() in TABLE_SUFFIXES, _content_digest(p)) for p in iter_files(inputs)]
+
+
+def _content_digest(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return None  # the worker reports why
+    return digest.hexdigest()
 
 
 def _table_extras(units: list[Unit]) -> tuple[str, ...]:
@@ -181,51 +275,103 @@ def _table_extras(units: list[Unit]) -> tuple[str, ...]:
     return tuple(extras)
 
 
-def _run_local(units, model_ref, cache_dir, extras, workers) -> Iterator[UnitResult]:
+def _run_local(units, work, workers, model_ref) -> Iterator[UnitResult]:
+    """Results in input order, from this process or ``workers`` processes. A worker that dies (killed,
+    out of memory, a crash in a C library) breaks the pool: the inputs it may have held are then
+    scored one by one, each in a fresh process of its own, so only the input that kills its process
+    again is lost, as its error line; the rest goes on in a new pool."""
     if workers <= 1:
-        for unit in units:
-            yield score_unit(unit, model_ref, cache_dir, extras)
+        yield from map(work, units)
         return
     import multiprocessing as mp
-    from functools import partial
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # fork shares the parent's loaded model (copy-on-write); a transformer (maybe on a GPU, which a
     # forked child cannot reuse) and platforms without fork get spawned workers that load it once
     forkable = "fork" in mp.get_all_start_methods() and _model(model_ref).config.get("backend") != "transformer"
     context = mp.get_context("fork" if forkable else "spawn")
-    # at most `window` documents in flight: Pool.imap would otherwise queue every finished result
-    # in this process whenever writing falls behind scoring, and memory would grow with the run
-    window = threading.BoundedSemaphore(8 * workers)
 
-    def feed():
-        for unit in units:
-            window.acquire()
-            yield unit
+    def pool(size: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(size, mp_context=context, initializer=_model, initargs=(model_ref,))
 
-    with context.Pool(workers, initializer=_model, initargs=(model_ref,)) as pool:
-        for result in pool.imap(partial(score_unit, model_ref=model_ref, cache_dir=cache_dir, extras=extras), feed(), chunksize=2):
-            window.release()
+    def alone(unit: Unit) -> UnitResult:
+        with pool(1) as single:
+            try:
+                return single.submit(work, unit).result()
+            except BrokenProcessPool:
+                return UnitResult(unit.path, error=InputError(
+                    unit.path, "the worker process died while scoring this file, twice (killed, out of memory, "
+                               "or a crash in a reader library): score it alone, or with --workers 1, to see why"))
+
+    # at most `window` documents in flight, so finished results never pile up in this process
+    # when writing falls behind scoring and memory stays bounded
+    window, todo, pending = 8 * workers, iter(units), deque()
+    executor = pool(workers)
+    try:
+        while True:
+            while len(pending) < window and (unit := next(todo, None)) is not None:
+                pending.append([unit, executor.submit(work, unit)])
+            if not pending:
+                return
+            unit, future = pending.popleft()
+            if future is None:  # held by a worker that died: retried alone
+                yield alone(unit)
+                continue
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                executor.shutdown(wait=True, cancel_futures=True)
+                executor = pool(workers)
+                for entry in pending:
+                    if not (entry[1].done() and not entry[1].cancelled() and entry[1].exception() is None):
+                        entry[1] = None
+                yield alone(unit)
+                continue
             yield result
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_dask(units, model_ref, cache_dir, extras, scheduler) -> Iterator[UnitResult]:
+_ADDRESS = re.compile(r"([a-z][a-z0-9+]*://)?[^\s/:]+:\d{1,5}")
+
+
+def connect(scheduler: str, timeout_s: float = 10):
+    """A Dask client for ``scheduler`` (tcp://HOST:PORT), or one clear error: no [dist] extra,
+    an address that is not one, or a scheduler that does not answer within ``timeout_s``."""
+    if not _ADDRESS.fullmatch(str(scheduler)):
+        raise BudgetNLPError(f"--scheduler {scheduler}: not a scheduler address; give tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
     try:
         from distributed import Client
     except ImportError:
         raise BudgetNLPError("--scheduler needs the [dist] extra: pip install 'budgetnlp[dist]'") from None
-    client = scheduler if hasattr(scheduler, "submit") else Client(scheduler)
     try:
-        window = max(8, 4 * sum(client.nthreads().values()))
-        pending: list = []
-        for unit in units:  # a bounded window of futures, gathered in input order
-            pending.append(client.submit(score_unit, unit, model_ref, cache_dir, extras, pure=False))
-            if len(pending) >= window:
-                yield pending.pop(0).result()
-        for future in pending:
-            yield future.result()
-    finally:
-        if client is not scheduler:
-            client.close()
+        return Client(scheduler, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BudgetNLPError(f"--scheduler {scheduler}: no Dask scheduler answers there ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]}); check the address and that the scheduler is running") from None
+
+
+def _run_dask(units, work, client) -> Iterator[UnitResult]:
+    """Results in input order from a Dask cluster. ``work`` returns every input's own error, so a
+    failed future means the cluster lost it (a worker killed more times than Dask retries it):
+    that input's error line, and the batch goes on."""
+    window = max(8, 4 * sum(client.nthreads().values()))
+    pending: list = []
+
+    def result(unit, future) -> UnitResult:
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost connection, ...
+            return UnitResult(unit.path, error=plain_error(unit.path, exc, "the Dask cluster failed to score this file"))
+
+    for unit in units:  # a bounded window of futures, gathered in input order
+        pending.append((unit, client.submit(work, unit, pure=False)))
+        if len(pending) >= window:
+            yield result(*pending.pop(0))
+    for entry in pending:
+        yield result(*entry)
 
 
 #: rows per Parquet row group: one group per document made the file's metadata (kept in memory
@@ -276,7 +422,8 @@ class _Writers:
 
 @dataclass
 class ScoreRun:
-    """What a scoring run did: counts, inputs, errors; written as summary.json."""
+    """What a scoring run did: counts, inputs, errors, duplicates and extraction warnings; written as
+    summary.json and errors.csv."""
 
     out: Path
     inputs: list[str]
@@ -285,39 +432,100 @@ class ScoreRun:
     cached: int = 0
     rows: int = 0
     errors: list[InputError] = field(default_factory=list)
+    duplicates: list[InputError] = field(default_factory=list)  # "same content as …", scored once
+    warnings: list[InputError] = field(default_factory=list)  # one per document, table and reason
+
+
+def check_output_folder(out: str | Path) -> Path:
+    """The output folder, created and proven writable before any work, or one clear error."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BudgetNLPError(f"--out {out}: this is an existing file; give a folder for the outputs")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise BudgetNLPError(f"--out {out}: cannot write there ({exc.strerror or type(exc).__name__}); "
+                             f"choose a folder you may write to") from None
+    return out
 
 
 def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, scheduler=None,
           cache: bool = True, cache_dir: str | Path | None = None, report_rows: int = 100_000,
-          progress=None) -> ScoreRun:
-    """Score every input into ``out``; an input that cannot be used is recorded, never stops the batch."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    loaded = _model(str(model))
-    units = _units(inputs)
-    extras = _table_extras(units)
-    cache_path = str(cache_dir or default_cache_dir()) if cache else None
-    run = ScoreRun(out, [str(p) for p in inputs], {"name": loaded.name, "version": loaded.version,
-                                                    "metrics": _headline(loaded.meta, loaded.folder)})
-    writers = _Writers(out, output_schema(extras))
-    results = (_run_dask(units, str(model), cache_path, extras, scheduler) if scheduler
-               else _run_local(units, str(model), cache_path, extras, workers))
-    for result in results:
-        if result.error is not None:
-            run.errors.append(result.error)
+          limits: Limits | None = None, progress=None) -> ScoreRun:
+    """Score every input into ``out``; an input that cannot be used is recorded, never stops the batch.
+
+    Outputs are written to a hidden folder inside ``out`` and moved into place once all are
+    complete: a run that fails leaves the previous outputs (or none), never a half-written file.
+    ``scheduler``: a Dask address or Client. ``progress(rows, note)``: once per input."""
+    out = check_output_folder(out)
+    client = connect(scheduler) if isinstance(scheduler, str) else scheduler
+    stage = Path(tempfile.mkdtemp(prefix=".budgetnlp-partial-", dir=out))
+    try:
+        loaded = _model(str(model))
+        run = ScoreRun(out, [str(p) for p in inputs], {"name": loaded.name, "version": loaded.version,
+                                                        "metrics": _headline(loaded.meta, loaded.folder)})
+        units = _unique_units(_units(inputs), run, progress)
+        extras = _table_extras(units)
+        cache_path = str(cache_dir or default_cache_dir()) if cache else None
+        work = partial(score_unit, model_ref=str(model), cache_dir=cache_path, extras=extras, limits=limits)
+        writers = _Writers(stage, output_schema(extras))
+        results = _run_dask(units, work, client) if client is not None else _run_local(units, work, workers, str(model))
+        for result in results:
+            if result.error is not None:
+                run.errors.append(result.error)
+                if progress:
+                    progress(0, result.error)
+                continue
+            writers.write(result.rows)
+            run.warnings += _extract_warnings(result.rows)
+            run.documents += 1
+            run.cached += int(result.cached)
             if progress:
-                progress(0, result.error)
+                progress(result.rows.num_rows, None)
+        writers.close()
+        run.rows = writers.rows
+        _write_errors(run, stage)
+        _write_reports(run, report_rows, stage)
+        for item in stage.iterdir():  # every output complete: each replaces its previous version
+            os.replace(item, out / item.name)
+        return run
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if client is not None and client is not scheduler:
+            client.close()
+
+
+def _unique_units(units: list[Unit], run: ScoreRun, progress) -> list[Unit]:
+    """Inputs with content met before (the same document under another name) are scored once:
+    each repeat becomes a "same content as …" note, as its rows would repeat the first one's ids."""
+    first: dict[str, str] = {}
+    unique = []
+    for unit in units:
+        if unit.digest is not None and unit.digest in first:
+            run.duplicates.append(InputError(unit.path, f"same content as {first[unit.digest]} (scored once)"))
+            if progress:
+                progress(0, run.duplicates[-1])
             continue
-        writers.write(result.rows)
-        run.documents += 1
-        run.cached += int(result.cached)
-        if progress:
-            progress(result.rows.num_rows, None)
-    writers.close()
-    run.rows = writers.rows
-    _write_errors(run)
-    _write_reports(run, report_rows)
-    return run
+        if unit.digest is not None:
+            first[unit.digest] = unit.path
+        unique.append(unit)
+    return unique
+
+
+def _extract_warnings(table: pa.Table) -> list[InputError]:
+    """The extraction warnings of one document's rows: one per table and reason."""
+    import pyarrow.compute as pc
+
+    column = table.column("extract_warning")
+    if column.null_count == len(column):
+        return []
+    marked = table.filter(pc.fill_null(pc.not_equal(column, ""), False))
+    seen = {}
+    for path, location, reason in zip(*(marked.column(c).to_pylist() for c in ("source_path", "location", "extract_warning"))):
+        table_name = (location or "").split(",")[0].strip()
+        seen.setdefault((path, table_name, reason), None)
+    return [InputError(path, reason, table_name) for path, table_name, reason in seen]
 
 
 def _headline(meta: dict, folder: Path | None) -> dict:
@@ -335,22 +543,28 @@ def _headline(meta: dict, folder: Path | None) -> dict:
     }
 
 
-def _write_errors(run: ScoreRun) -> None:
+def _write_errors(run: ScoreRun, folder: Path | None = None) -> None:
+    """errors.csv: one line per input that could not be used (kind ``error``), per repeated
+    document (``duplicate``) and per extraction warning (``warning``: document, table, reason)."""
     from .io import errors_frame
 
-    errors_frame(run.errors).to_csv(run.out / "errors.csv", index=False, encoding="utf-8-sig")
+    frame = errors_frame(run.errors, run.duplicates, run.warnings)
+    frame.to_csv((folder or run.out) / "errors.csv", index=False, encoding="utf-8-sig")
 
 
+#: what summarize() reads (its per-document counts of extraction warnings among them)
 _SUMMARY_COLUMNS = ["doc_id", "source_path", "department", "year", "project_code", "project_name", *FLAGS,
-                    "metric_type", "suggested_metric_type", "risk"]
+                    "metric_type", "suggested_metric_type", "value_issue", "extract_warning", "risk"]
 
 
-def _write_reports(run: ScoreRun, report_rows: int) -> None:
+def _write_reports(run: ScoreRun, report_rows: int, folder: Path | None = None) -> None:
     """summary.json from a few dictionary-encoded columns of the whole run; xlsx and html from the
-    weakest rows, picked batch by batch, so neither step holds the run's full rows."""
+    weakest rows, picked batch by batch, so neither step holds the run's full rows. ``folder``:
+    where scored.parquet is and the reports go (default ``run.out``)."""
     from .report import summarize, write_reports
 
-    path = run.out / "scored.parquet"
+    folder = folder or run.out
+    path = folder / "scored.parquet"
     text_columns = [c for c in _SUMMARY_COLUMNS if c not in {*FLAGS, "risk", "year"}]
     slim = pq.read_table(path, columns=_SUMMARY_COLUMNS, read_dictionary=text_columns).to_pandas()
     stats = summarize(slim)
@@ -362,6 +576,7 @@ def _write_reports(run: ScoreRun, report_rows: int) -> None:
         "documents_scored": run.documents,
         "documents_from_cache": run.cached,
         "errors": [{"path": e.path, "reason": e.reason} for e in run.errors],
+        "duplicates": [{"path": e.path, "reason": e.reason} for e in run.duplicates],
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     shown = _weakest_rows(path, report_rows)
@@ -369,8 +584,9 @@ def _write_reports(run: ScoreRun, report_rows: int) -> None:
         summary["report_rows_shown"] = int(len(shown))
     shown = shown.astype(object).where(shown.notna(), None)
     shown["reasons"] = shown["reasons"].map(lambda text: [r for r in (text or "").split("\n") if r])
-    (run.out / "summary.json").write_text(_summary_json(summary), encoding="utf-8")
-    write_reports(shown, summary, run.out)
+    (folder / "summary.json").write_text(_summary_json(summary), encoding="utf-8")
+    write_reports(shown, summary, folder)
+
 
 
 def _summary_json(summary: dict) -> str:

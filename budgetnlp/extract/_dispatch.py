@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import BudgetNLPError, InputError
+from ..errors import BudgetNLPError, InputError, LimitExceeded
 from ..schema import ROW_COLUMNS
-from . import text
+from . import _limits, text
 from ._blocks import Reader
 from ._indicators import rows_from_blocks
 
@@ -26,8 +26,9 @@ def _readers() -> dict[str, Reader]:
     return {r.name: r for r in (word.READER, excel.READER, excel.XLS_READER, pdf.READER, html_page.READER, text.READER)}
 
 
-def detect_format(path: Path, head: bytes) -> str:
-    """Name of the reader for ``path``; raises InputError for unusable or unsupported files."""
+def detect_format(path: Path, head: bytes, limits: _limits.Limits | None = None) -> str:
+    """Name of the reader for ``path``; raises InputError for unusable or unsupported files
+    (a zip over the unpacked-size limits among them)."""
     suffix = path.suffix.lower()
     if not head:
         raise InputError(path, "empty file")
@@ -37,6 +38,9 @@ def detect_format(path: Path, head: bytes) -> str:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = set(archive.namelist())
+                _limits.check_zip(archive, limits)
+        except LimitExceeded as exc:
+            raise InputError(path, str(exc)) from None
         except (zipfile.BadZipFile, OSError):
             kind = {".docx": "docx", ".xlsx": "xlsx"}.get(suffix, "zip")
             raise InputError(path, f"corrupt {kind} file (broken zip archive)") from None
@@ -62,24 +66,36 @@ def detect_format(path: Path, head: bytes) -> str:
     return "text"
 
 
+def read_input(path: Path) -> bytes:
+    """A file's bytes; an unreadable file (permissions, a folder loop) is that file's InputError."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the file ({exc.strerror or type(exc).__name__}): check that it exists and that you may read it") from None
+
+
 def doc_id_of(data: bytes) -> str:
     """A document's id: the hash of its content, so renamed copies keep their id."""
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def extract_file(path: str | Path) -> pd.DataFrame:
+def extract_file(path: str | Path, limits: _limits.Limits | None = None) -> pd.DataFrame:
     """Indicator rows of one document; raises InputError when the file cannot be used."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file")
-    data = path.read_bytes()
-    kind = detect_format(path, data[:_HEAD_BYTES])
-    try:
-        blocks = _readers()[kind].read(path)
-    except BudgetNLPError:
-        raise
-    except Exception as exc:  # a reader library failing on a damaged file
-        raise InputError(path, f"corrupt {kind} file ({type(exc).__name__}: {exc})") from exc
+    data = read_input(path)
+    kind = detect_format(path, data[:_HEAD_BYTES], limits)
+    with _limits.using(limits) as active:
+        try:
+            blocks = _readers()[kind].read(path)
+            _limits.check_tables(blocks, active)
+        except LimitExceeded as exc:
+            raise InputError(path, str(exc)) from None
+        except BudgetNLPError:
+            raise
+        except Exception as exc:  # a reader library failing on a damaged file; only strings kept (they must pickle)
+            raise InputError(path, f"corrupt {kind} file ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from None
     rows = rows_from_blocks(blocks, doc_id_of(data), str(path))
     if not rows:
         raise InputError(path, "no indicator table found (no 三级指标/指标值 header)")
@@ -111,23 +127,40 @@ def iter_files(inputs: Iterable[str | Path]) -> Iterator[Path]:
 
 @dataclass
 class ExtractResult:
-    """Rows of every usable file, and one InputError per file that could not be used."""
+    """Rows of every usable file, one InputError per file that could not be used, and one note
+    per file whose content repeats an earlier file's (its rows are kept once)."""
 
     rows: pd.DataFrame
     errors: list[InputError] = field(default_factory=list)
     files: int = 0
+    duplicates: list[InputError] = field(default_factory=list)
 
 
-def extract(inputs: Iterable[str | Path] | str | Path) -> ExtractResult:
-    """Extract every file under ``inputs``; a bad file is recorded, never stops the batch."""
+def extract(inputs: Iterable[str | Path] | str | Path, limits: _limits.Limits | None = None, progress=None) -> ExtractResult:
+    """Extract every file under ``inputs``; a bad file is recorded, never stops the batch. A
+    document met twice (same content, so the same doc_id and row_ids) gives its rows once.
+    ``progress(rows, note)`` is called once per file (note: its error or duplicate note)."""
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
-    frames, errors, files = [], [], 0
+    frames, errors, duplicates, files, first_path = [], [], [], 0, {}
     for path in iter_files(inputs):
         files += 1
         try:
-            frames.append(extract_file(path))
+            frame = extract_file(path, limits)
         except InputError as error:
             errors.append(error)
+            if progress:
+                progress(0, error)
+            continue
+        doc_id = frame["doc_id"].iloc[0]
+        if doc_id in first_path:
+            duplicates.append(InputError(path, f"same content as {first_path[doc_id]} (its rows are kept once)"))
+            if progress:
+                progress(0, duplicates[-1])
+            continue
+        first_path[doc_id] = str(path)
+        frames.append(frame)
+        if progress:
+            progress(len(frame), None)
     rows = pd.concat(frames, ignore_index=True) if frames else rows_frame([]).iloc[0:0]
-    return ExtractResult(rows=rows, errors=errors, files=files)
+    return ExtractResult(rows=rows, errors=errors, files=files, duplicates=duplicates)
