@@ -296,8 +296,11 @@ def parse_html(text: str) -> list[Block]:
     """Blocks of a page's body, in document order."""
     import lxml.html
 
+    from ._limits import check_html_depth
+
     text = _CONTROL.sub("", _XML_DECLARATION.sub("", text, count=1))
     root = lxml.html.document_fromstring(text)
+    check_html_depth(root)  # the limits of the extract_file call in progress
     body = root.find("body")
     if body is None:
         body = root

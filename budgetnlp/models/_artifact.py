@@ -88,7 +88,9 @@ def read_meta(folder: Path) -> dict:
         raise ModelError(f"{folder}: not a model folder (no meta.json)")
     meta = json.loads(path.read_text(encoding="utf-8"))
     current = library_versions()
-    changed = {k: (v, current.get(k)) for k, v in meta.get("versions", {}).items() if k in current and current[k] != v}
+    unused = {"torch", "transformers"} if meta.get("backend") != "transformer" else set()  # a sklearn model never loads them
+    changed = {k: (v, current.get(k)) for k, v in meta.get("versions", {}).items()
+               if k in current and current[k] != v and k not in unused}
     if changed:
         listing = ", ".join(f"{k} {old} → {new}" for k, (old, new) in changed.items())
         warnings.warn(f"{folder}: model written with other library versions ({listing})", stacklevel=2)
