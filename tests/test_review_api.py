@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from budgetnlp.dataset import ANNOTATION_COLUMNS, build_dataset, join_annotations, load_annotations
 from budgetnlp.labelstudio import LABELING_CONFIG, read_labelstudio_export
-from budgetnlp.review import db, fulltext, service
+from budgetnlp.review import db, fulltext, service, users
 from budgetnlp.review.app import create_app
 from budgetnlp.review.cli import review_app
 from budgetnlp.schema import FLAGS, METRIC_TYPES
@@ -50,7 +50,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch):
     """Tests hash many passwords: a lower scrypt cost (the stored hash records its parameters)."""
-    monkeypatch.setattr(service, "_SCRYPT", {"n": 2**10, "r": 8, "p": 1})
+    monkeypatch.setattr(users, "_SCRYPT", {"n": 2**10, "r": 8, "p": 1})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -194,7 +194,7 @@ def test_every_page_and_api_call_requires_login(app, engine):
     key = service.get_row(engine, row_id)["project_key"]
     checked = 0
     for route in _all_routes(app.routes):
-        if not isinstance(route, APIRoute) or route.path in ("/login", "/logout"):
+        if not isinstance(route, APIRoute) or route.path in ("/login", "/logout", "/favicon.ico"):
             continue
         path = route.path.replace("{row_id}", row_id).replace("{key}", key)
         for method in route.methods:
@@ -243,8 +243,10 @@ def test_session_expires_after_max_age(database_url, runs, monkeypatch):
     service.add_user(app.state.engine, "alice", PASSWORD)
     client = client_for(app, "alice")
     assert client.get("/api/me").status_code == 200
-    later = SimpleNamespace(time=lambda: real_time.time() + 61, monotonic=real_time.monotonic)
-    monkeypatch.setattr(app_module, "time", later)
+    from datetime import timedelta
+
+    later = users.now() + timedelta(seconds=61)
+    monkeypatch.setattr(users, "now", lambda: later)
     assert client.get("/api/me").status_code == 401
     assert client.get("/queue", follow_redirects=False).status_code == 303
     app.state.engine.dispose()
@@ -303,7 +305,7 @@ def test_csrf_is_checked_on_every_post(app, alice):
     assert row_state(alice, row_id)["version"] == 0
     token = csrf_from(alice.get(f"/rows/{row_id}").text)
     ok = alice.post(f"/rows/{row_id}", data={**form, "csrf_token": token}, follow_redirects=False)
-    assert ok.status_code == 303 and "saved=1" in ok.headers["location"]
+    assert ok.status_code == 303 and row_state(alice, row_id)["version"] == 1
 
 
 def test_security_headers(alice):
@@ -489,9 +491,9 @@ def test_status_filters_and_neighbours(app, alice, bob):
     assert bob.get("/api/queue", params={"status": "not_mine"}).json()["total"] == 277
     # j/k follow the queue order, also for a row that has left the filtered set
     nav = alice.get(f"/api/rows/{ids[1]}").json()["nav"]
-    assert nav == {"prev": ids[0], "next": ids[2]}
+    assert nav == {"prev": ids[0], "next": ids[2], "before": 1}
     nav = alice.get(f"/api/rows/{ids[1]}", params={"status": "unreviewed"}).json()["nav"]
-    assert nav == {"prev": None, "next": ids[3]}
+    assert nav == {"prev": None, "next": ids[3], "before": 0}
     html = alice.get(f"/rows/{ids[1]}", params={"status": "unreviewed"}).text
     assert f'href="/rows/{ids[3]}?status=unreviewed"' in html
     # the same through a text search (which runs on the row_search copy)
@@ -500,7 +502,7 @@ def test_status_filters_and_neighbours(app, alice, bob):
     assert ids[2] in searched
     i = searched.index(ids[2])
     nav = alice.get(f"/api/rows/{ids[2]}", params={"q": word}).json()["nav"]
-    assert nav == {"prev": searched[i - 1] if i else None, "next": searched[i + 1] if i + 1 < len(searched) else None}
+    assert nav == {"prev": searched[i - 1] if i else None, "next": searched[i + 1] if i + 1 < len(searched) else None, "before": i}
     assert_search_copy_in_step(app.state.engine)
 
 
@@ -514,26 +516,29 @@ def test_project_table_saves_several_rows_all_or_nothing(app, alice, bob, engine
 
     def form(client, include_all=True, flip=None):
         data = {"csrf_token": csrf_from(client.get(f"/projects/{key}").text), "count": str(len(rows))}
-        for i, r in enumerate(service.project_rows(engine, key)):
+        for i, r in enumerate(client.get(f"/api/projects/{key}").json()):  # as this reviewer sees them
             data[f"r{i}_row_id"] = r["row_id"]
             data[f"r{i}_base_version"] = str(r["version"])
             if include_all or i == 0:
                 data[f"r{i}_include"] = "1"
             for f in FLAGS:
-                if r["labels"][f] != (flip == f):
+                if r["labels"][f] != (flip == f and i == 0):
                     data[f"r{i}_{f}"] = "1"
             data[f"r{i}_metric_type"] = r["labels"]["metric_type"]
             data[f"r{i}_suggested_metric_type"] = r["labels"]["suggested_metric_type"]
-            data[f"r{i}_note"] = "整表"
+            data[f"r{i}_note"] = r["d_note"] or ""
         return data
 
     stale = form(bob)
     saved = alice.post(f"/projects/{key}", data=form(alice), follow_redirects=False)
-    assert saved.status_code == 303 and f"saved={len(rows)}" in saved.headers["location"]
+    assert saved.status_code == 303 and saved.headers["location"] == f"/projects/{key}"
     assert all(r["version"] == 1 and r["decided_by"] == "alice" for r in service.project_rows(engine, key))
 
     conflict = bob.post(f"/projects/{key}", data=stale)
     assert conflict.status_code == 409 and "整表未保存" in conflict.text
+    untouched = bob.post(f"/projects/{key}", data=form(bob, include_all=False) | {"r0_include": ""}, follow_redirects=False)
+    assert untouched.status_code == 422 and "未保存" in untouched.text  # nothing ticked, nothing changed: nothing saved
+    assert all(r["version"] == 1 for r in service.project_rows(engine, key))
     assert all(r["version"] == 1 for r in service.project_rows(engine, key))
     only_first = bob.post(f"/projects/{key}", data=form(bob, include_all=False, flip="vague"), follow_redirects=False)
     assert only_first.status_code == 303
@@ -678,9 +683,9 @@ def test_labelstudio_config_tasks_and_export_round_trip(app, alice, database_url
 def test_register_model_lists_its_metrics(app, alice, database_url, tmp_path):
     model = tmp_path / "models" / "sk-2"
     model.mkdir(parents=True)
-    (model / "metrics.json").write_text(json.dumps({"model": {"name": "budgetnlp-sklearn", "version": "2024.06.02"},
-                                                    "test": {"vague": {"f1": 0.8765}}, "macro_f1": 0.7777}), encoding="utf-8")
-    (model / "model_card.md").write_text("# budgetnlp-sklearn\n\n训练数据哈希 abc123", encoding="utf-8")
+    (model / "metrics.json").write_text(json.dumps({"test": {"vague": {"f1": 0.8765}}, "macro_f1": 0.7777}), encoding="utf-8")
+    (model / "meta.json").write_text(json.dumps({"name": "budgetnlp-sklearn", "version": "2024.06.02"}), encoding="utf-8")
+    (model / "MODEL_CARD.md").write_text("# budgetnlp-sklearn\n\n训练数据哈希 abc123", encoding="utf-8")
     result = runner.invoke(review_app, ["register-model", str(model), "--db", database_url])
     assert result.exit_code == 0, result.output
     models = {m["name"] + " " + m["version"]: m for m in alice.get("/api/models").json()}

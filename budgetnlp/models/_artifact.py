@@ -97,6 +97,16 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
+def read_metrics_and_card(folder: Path) -> tuple[dict, str]:
+    """metrics.json and MODEL_CARD.md as write_meta wrote them ({} and "" where absent), for
+    tools that list models (the review app's register-model)."""
+    folder = Path(folder)
+    metrics_path, card_path = folder / "metrics.json", folder / "MODEL_CARD.md"
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    card = card_path.read_text(encoding="utf-8", errors="replace") if card_path.is_file() else ""
+    return metrics, card
+
+
 def save_corpus(folder: Path, corpus) -> None:
     frame = pd.DataFrame(
         [(name, value, n, corpus.documents.get((name, value), 0)) for (name, value), n in corpus.projects.items()],

@@ -153,7 +153,7 @@ def disable(
     name: str = typer.Argument(..., help="Login name."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Disable an account: its logins are refused and its sessions end within seconds; its
+    """Disable an account: its logins are refused and its sessions end at once; its
     decisions stay. `adduser NAME --update` enables it again with a new password."""
     engine, url = _engine(db)
     from . import service

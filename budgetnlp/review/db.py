@@ -16,7 +16,12 @@ Tables
     row_search       the searchable text of each row, narrow, for LIKE scans
     row_fts          (SQLite with FTS5) a bigram index over row_search.text: see fulltext.py
     decisions        the append-only history: one line per save, never updated or deleted
-                     (database triggers refuse UPDATE and DELETE)
+                     (database triggers refuse UPDATE and DELETE); an undo is a line of its
+                     own (channel "undo") naming the line it withdraws
+    sessions         logins, server-side: the cookie holds a random id whose hash is the key,
+                     so logout, a password reset or a disable ends a session at once
+    login_failures   failed logins per user name and client address, shared by every worker
+                     process (the throttle counts here)
 """
 
 from __future__ import annotations
@@ -191,10 +196,33 @@ decisions = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("model_flags", sa.String(8), nullable=False),  # the model's four flags when decided, e.g. "0101"
-    sa.Column("channel", sa.String(16), nullable=False),  # web, project, api
+    sa.Column("channel", sa.String(16), nullable=False),  # web, project, api, bulk, undo
+    sa.Column("undoes", sa.Integer),  # an undo line: the id of the decision it withdraws
     sa.UniqueConstraint("row_id", "version", name="uq_decisions_row_version"),
     sa.Index("ix_decisions_row", "row_id", "id"),
     sa.Index("ix_decisions_user_row", "user_id", "row_id"),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # sha256 of the cookie's session id
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("stamp", sa.String(16), nullable=False),  # the password hash's tail at login
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_sessions_user", "user_id"),
+)
+
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False),  # normalized user name
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_login_failures_name", "name", "at"),
+    sa.Index("ix_login_failures_client", "client", "at"),
 )
 
 

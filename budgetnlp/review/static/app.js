@@ -32,15 +32,28 @@
     form.addEventListener("change", markChanged);
     markChanged();
   }
-  function save(next) {
+  // Enter saves and moves on (accept-and-next); Shift+Enter saves and stays
+  function save(stay) {
     if (!form) return;
-    var button = document.getElementById(next ? "save-next" : "save");
+    var button = document.getElementById(stay ? "save" : "save-next");
     if (form.requestSubmit) form.requestSubmit(button); else button.click();
   }
   function go(id) {
     var link = document.getElementById(id);
     if (link) window.location.href = link.href;
   }
+
+  function undo() {
+    var undoForm = document.getElementById("undo-form");
+    if (undoForm) undoForm.submit();
+  }
+
+  // ---- project page: a row whose choices change is ticked for saving
+  document.querySelectorAll("#project-form tr.project-row").forEach(function (tr) {
+    var include = tr.querySelector('input[name$="_include"]');
+    tr.addEventListener("change", function (e) { if (include && e.target !== include) include.checked = true; });
+    tr.addEventListener("input", function (e) { if (include && e.target.tagName === "INPUT" && e.target.type !== "checkbox") include.checked = true; });
+  });
 
   // ---- queue page: j/k selection
   var rows = Array.prototype.slice.call(document.querySelectorAll("#queue-table tbody tr"));
@@ -67,6 +80,7 @@
     if (typing(e.target)) return;
     if (e.key === "?") { e.preventDefault(); toggleHelp(); return; }
     if (help && !help.hidden) return;
+    if (e.key === "u" && (page === "row" || page === "queue")) { e.preventDefault(); undo(); return; }
     var tag = e.target && e.target.tagName;
     if (page === "row") {
       if (e.key === "j") { e.preventDefault(); go("nav-next"); }

@@ -1,0 +1,1 @@
+"""The app's routes, thin: parse the request, make one service call, answer."""
