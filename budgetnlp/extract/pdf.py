@@ -14,7 +14,10 @@
   line up with those of the table that ended the previous page (same positions, or a subset
   of them), and whose first row is not a new header or project (an indicator header other
   than a repeat of the table's own, 项目名称/项目编码), its rows are appended to that table;
-  ``row_pages`` keeps each row's page.
+  ``row_pages`` keeps each row's page. A row split by the page break (word processors let a
+  row break across pages by default) is joined again: when every filled cell of the first row
+  overleaf is in a column whose cell in the last row ran to its right edge (or ended with a
+  hyphen), those cells go on the last row's cells instead of starting a row.
 - Characters pdfminer cannot read: a page with fonts whose characters pdfminer does not read
   (none, or mostly ``(cid:N)`` codes without a Unicode mapping; e.g. CID-keyed CFF fonts such
   as Noto Sans CJK with an embedded encoding CMap) has its characters read again with pdfium
@@ -49,6 +52,8 @@ _PAGE_NUMBER = re.compile(
 _EDGE_TOLERANCE = 3.0
 _EOF_WINDOW = 1024
 _CJK = re.compile(r"[\u2e80-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+#: characters after which word processors break a code or a figure at a cell's edge
+_BREAK_AFTER = ("-", "/")
 #: pdfminer's text for a character code without a Unicode mapping
 _UNMAPPED = re.compile(r"^\(cid:\d+\)$")
 
@@ -60,6 +65,10 @@ class _Item:
     top: float
     block: Block
     columns: tuple[float, ...] = ()  # x of each column's left edge, then the table's right edge
+    #: columns whose cell in the last row has text running to the cell's edge (it may go on overleaf)
+    open_cells: frozenset[int] = frozenset()
+    #: a framed paragraph's table, kept to join it to the row above overleaf when it ends that row
+    grid: Table | None = None
 
 
 # --------------------------------------------------------------------------- tables
@@ -80,11 +89,26 @@ def _table_item(page, table, page_number: int) -> _Item | None:
     top = table.bbox[1]
     if not filled:
         return None
-    if len(filled) == 1:  # a framed paragraph
-        return _Item(top, Paragraph(filled[0].strip(), page=page_number))
     columns = tuple(round(column.bbox[0], 1) for column in table.columns) + (round(table.bbox[2], 1),)
     block = Table(rows=rows, page=page_number, row_pages=[page_number] * len(rows))
-    return _Item(top, block, columns)
+    last = table.rows[len(rows) - 1].cells if len(table.rows) >= len(rows) else []
+    open_cells = frozenset(j for j, cell in enumerate(last) if cell is not None and rows[-1][j].strip()
+                           and _runs_to_edge(page, cell, rows[-1][j]))
+    if len(filled) == 1:  # a framed paragraph, unless it ends a row split by the page break
+        return _Item(top, Paragraph(filled[0].strip(), page=page_number), columns, open_cells, grid=block)
+    return _Item(top, block, columns, open_cells)
+
+
+def _runs_to_edge(page, bbox: tuple, text: str) -> bool:
+    """Does the cell's last line reach its right edge, or end where a code breaks ("430-0502-")?"""
+    if text.rstrip().endswith(_BREAK_AFTER):
+        return True
+    lines = page.crop(bbox, strict=False).extract_text_lines()
+    if not lines or not lines[-1]["chars"]:
+        return False
+    padding = max(0.0, min(line["x0"] for line in lines) - bbox[0])
+    last = lines[-1]["chars"][-1]
+    return lines[-1]["x1"] + (last["x1"] - last["x0"]) > bbox[2] - padding - 0.5
 
 
 def _joinable(before: str, after: str) -> bool:
@@ -96,8 +120,10 @@ def _soft_wraps(page, bbox: tuple, text: str) -> str:
     """Undo a line break that cut a code or number ("430-0502-JBN-G" / "G1U") at the cell's edge.
 
     A break between two non-CJK characters is kept as a line break (the row finder joins such
-    lines with a space, as for wrapped words) unless the line before it is full: the first
-    character of the next line would not have fitted before the cell's right padding.
+    lines with a space, as for wrapped words) unless the line before it is full (the first
+    character of the next line would not have fitted before the cell's right padding) or ends
+    with a hyphen or slash, where word processors such as LibreOffice break codes and figures
+    ("430-0502-" / "JBN-GG1U").
     """
     parts = text.split("\n")
     if not any(_joinable(a[-1:], b[:1]) for a, b in zip(parts, parts[1:])):
@@ -110,7 +136,7 @@ def _soft_wraps(page, bbox: tuple, text: str) -> str:
     out = parts[0]
     for previous, line, part in zip(lines, lines[1:], parts[1:]):
         first = line["chars"][0]
-        full = previous["x1"] + (first["x1"] - first["x0"]) > limit - 0.5
+        full = previous["x1"] + (first["x1"] - first["x0"]) > limit - 0.5 or out.endswith(_BREAK_AFTER)
         out += part if full and _joinable(out[-1:], part[:1]) else "\n" + part
     return out
 
@@ -345,7 +371,7 @@ def _join_pages(pages: list[list[_Item]]) -> list[Block]:
         for position, item in enumerate(items):
             block = item.block
             ending = item if isinstance(block, Table) else None
-            if position == 0 and last is not None and isinstance(block, Table) and _append(last, item):
+            if position == 0 and last is not None and (isinstance(block, Table) or item.grid) and _append(last, item):
                 ending = last
                 continue
             blocks.append(block)
@@ -355,18 +381,37 @@ def _join_pages(pages: list[list[_Item]]) -> list[Block]:
 
 def _append(last: _Item, item: _Item) -> bool:
     """Append ``item``'s rows to the table ``last`` when it continues it; say whether it did."""
-    table, block = last.block, item.block
+    table, block = last.block, item.grid or item.block
     maps = _column_maps(last.columns, item.columns)
     if maps is None or not isinstance(table, Table) or not _continues(table, block.rows):
         return False
     grid, previous_map, new_map = maps
     width = len(grid) - 1
+    open_cells = {previous_map[j] for j in last.open_cells if j < len(previous_map)}
     if grid is not last.columns:  # the continuation splits columns the rows above did not
         table.rows[:] = [_spread(row, previous_map, width) for row in table.rows]
         last.columns = grid
-    table.rows.extend(_spread(row, new_map, width) for row in block.rows)
-    table.row_pages.extend(block.row_pages)
+    rows = [_spread(row, new_map, width) for row in block.rows]
+    pages = list(block.row_pages)
+    filled = {j for j, cell in enumerate(rows[0]) if cell.strip()}
+    split = bool(filled) and filled <= open_cells  # the row above, split by the page break
+    if item.grid is not None and not split:
+        return False  # a framed paragraph of its own
+    if split:  # its cells go on
+        table.rows[-1] = [_continue_cell(a, b) for a, b in zip(table.rows[-1], rows[0])]
+        rows, pages = rows[1:], pages[1:]
+    table.rows.extend(rows)
+    table.row_pages.extend(pages)
+    last.open_cells = frozenset(new_map[j] for j in item.open_cells if j < len(new_map))
     return True
+
+
+def _continue_cell(before: str, after: str) -> str:
+    if not after.strip():
+        return before
+    if before.rstrip().endswith(_BREAK_AFTER) and _joinable(before.rstrip()[-1:], after.lstrip()[:1]):
+        return before.rstrip() + after.lstrip()
+    return before + "\n" + after
 
 
 # --------------------------------------------------------------------------- reader
