@@ -20,6 +20,7 @@ import pandas as pd
 
 from ._text import nfkc, squash
 from .normalize import NormalizedValue, parse_value
+from .schema import normalize_level1
 
 ABSTAIN = -1
 
@@ -39,25 +40,72 @@ GENERIC_GROUPS = {
     "", "群众", "人民群众", "服务对象", "受益群众", "辖区内群众", "辖区群众", "市民", "社会公众", "公众",
     "服务", "社会", "受益群体", "受益对象", "群众对服务", "服务对象对项目实施效果", "项目", "资金发放",
 }
-BARE_RATES = {
-    "完成率", "任务完成率", "工作完成率", "业务工作完成率", "合格率", "验收合格率", "项目合格率", "到位率",
-    "资金到位率", "设施完好率", "完好率", "覆盖率", "完工率", "项目建设完工率", "及时率", "完成及时率",
-    "完工及时率", "任务完成及时率", "达标率", "执行率", "资金执行率", "资金发放完成率", "发放率",
-}
 UNDEFINED_TIMELINESS = re.compile(r"^(?:任务|工作|项目|服务)?(?:完成|完工|开展|工作开展)?及时(?:率|性)$")
-TIME_WORDS = re.compile(r"及时|按时|按期|时限|时间|进度|期限|准时|时效|日前|月底|年底|节点|天内|工作日|季度")
+TIME_WORDS = re.compile(
+    r"及时|按时|按期|如期|时限|时间|进度|期限|限期|[审时]限内|期内|准时|时效|周期|时长|用时|日前|月底|年底|节点|天内|日内|工作日|季度|小时"
+)
+#: What a 时效 indicator measures instead of time when it is misfiled (LABELS.md: 完成率, 服务的完成度)
+NOT_TIME_MEASURE = re.compile(r"完成|完工|合格|达标|覆盖|到位|发放|结案|数量|人数|满意|质量")
 DEADLINE_WORDS = re.compile(r"\d+(?:日|天|个?月|小时|工作日)|月底|年底|时限|节点|期限|日前|之前")
 RATE_NAME = re.compile(r"率|比例|比率|占比|百分比|覆盖|进度|完成|合格|达标|满意|比重|份额|程度|完好|准确|到位|使用率")
 VAGUE_RATE = re.compile(r"(?:影响|保障|提升|效果|作用|效益|效)率")
+#: …保障率 of a payment is the share paid (利息费用保障率), not a vague rate
+PAYMENT_RATE = re.compile(r"(?:费|费用|补贴|补助|资金|经费|工资|利息|金)保障率")
+#: an action applied to a set of objects: its percent is the share of objects done (风险分级 100%)
+ACTION_ON_OBJECTS = re.compile(r"(?:分级|检查|检测|抽检|监测|登记|评估|排查|整改|处置|建档|录入|公示|备案|审核|核查|普查)$")
 IMPROVEMENT = re.compile(r"提升|改善|完善|提高|增强|改观|优化|得到改善|效果")
 DISCRETE_EVENT = re.compile(r"验收|通过|建成|开通|按期|竣工|签订|上线|完成")
-COST_WORDS = re.compile(r"预算|成本|金额|元|标准|价格|费用|控制|资金|单价|经费|比价")
+COST_WORDS = re.compile(r"预算|成本|金额|元|标准|价格|费用|费|控制|资金|单价|经费|比价|支出|投入|节约")
+#: what a misfiled 成本 row measures instead (positive evidence; an unknown name is no evidence)
+NOT_COST_MEASURE = re.compile(r"完善|改善|提升|提高|增强|满意|及时|按时|时限|合格|达标|完成率|覆盖|人数|数量|次数|户数")
 COST_RATE = re.compile(r"控制率|节约率|成本率|执行率|控制")
-OUTPUT_IN_EFFECT = re.compile(r"发放率|发放人数|发放补贴|结案率|开展比率|到位率|完成率|慰问款|补贴人数|培训人数")
-SOCIAL_IN_ECONOMIC = re.compile(r"公共服务|服务水平|民生|和谐|劳动关系|发放|社会稳定|保障水平")
+#: outputs written under an effect category (LABELS.md: 补贴发放率, 发放补贴人数, 利息补贴保障率): delivery
+#: and payment rates, completion rates, counts of people served or trained
+OUTPUT_IN_EFFECT = re.compile(
+    r"(?:发放|拨付|支付|兑付|到位)(?:率|人数|户数)|发放补贴|结案率|开展比率|完成率|慰问款|补贴人数|培训人[数次]"
+    r"|(?:补贴|补助|资金|费用|费|利息|工资|金)\w{0,2}保障率"
+)
+SOCIAL_IN_ECONOMIC = re.compile(r"公共服务|服务水平|民生|和谐|劳动关系|发放|社会稳定|保障水平|人数|人次")
 ECONOMIC_WORDS = re.compile(r"增收|收入|产值|节约|经济效益|税|利润|投资")
 PROJECT_STOPWORDS = re.compile(r"项目|资金|经费|工作|建设|服务|管理|专项|费用|补贴|补助|区级|县级|配套|年度|\d+")
 PLACEHOLDER_HINT = re.compile(r"预算|政策标准|规定|比价|进度")
+
+#: Words that name no project-specific thing (LABELS.md, boilerplate: a row that "names no
+#: project-specific output, object, beneficiary group, place or quantity"): administration,
+#: money flow, generic measurement and generic effects. A name made only of these is generic;
+#: any other word — including every word the lexicon does not know — makes it specific, so an
+#: unknown word is never evidence for a flag.
+GENERIC_NAME_WORDS = (
+    "项目", "工程", "资金", "经费", "财政", "预算", "中央", "地方", "投资", "任务", "工作", "业务", "计划",
+    "年度", "全年", "当年", "政策", "制度", "管理", "政府采购", "采购", "建设", "实施", "开展", "组织",
+    "完成", "完工", "开工", "竣工", "及时", "按时", "按期", "如期", "到位", "发放", "支付", "拨付", "执行",
+    "使用", "准确", "合格", "验收", "达标", "完好", "设施", "成本", "控制", "覆盖", "知晓", "时间", "时限",
+    "保障", "落实", "情况", "程度", "水平", "质量", "数量", "效果", "效益", "效率", "影响", "社会", "经济",
+    "发展", "稳定", "和谐", "可持续", "长期", "持续", "公共", "服务", "提升", "提高", "改善", "促进", "推动",
+    "增强", "加强", "规范", "总体", "整体", "相关", "各项", "目标", "指标", "率", "比率", "比例", "占比",
+    "的", "和", "与", "及", "内", "性", "度",
+)
+_GENERIC_NAME = re.compile("|".join(sorted(map(re.escape, GENERIC_NAME_WORDS), key=len, reverse=True)))
+_NAME_NOISE = re.compile(r"^(?:[★☆*]*(?:指标[0-9一二三四五六七八九十]+[:：.、]?)?)|\([^()]*\)|[^\w]|[0-9_]")
+
+#: Domains a satisfaction group or a project can belong to (LABELS.md: 参培住院医师满意度 in a
+#: 公务用车 project was copied from another project). A group is foreign only when it belongs to a
+#: domain and the project context shows a different domain and not the group's; a group of no
+#: known domain (使用人员, 参训人员, 家长 …) is never foreign.
+DOMAINS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # domain: (group words, context words)
+    "medical": (("医师", "医生", "护士", "患者", "病人", "住院", "就诊", "医务"),
+                ("医", "卫生", "健康", "疾控", "病", "药", "诊")),
+    "education": (("学生", "教师", "家长", "师生", "校长", "幼儿"),
+                  ("教育", "学校", "学生", "教师", "校", "幼儿园", "教学", "营养改善")),
+    "vehicle": (("驾驶员", "司机", "乘客"), ("车", "交通", "运输", "公路")),
+    "agriculture": (("农户", "种植户", "养殖户", "果农", "菜农"),
+                    ("农", "种植", "养殖", "畜", "渔", "林", "粮")),
+    "elderly": (("老人", "老年人", "退休"), ("养老", "老年", "退休", "敬老", "老龄")),
+    "enterprise": (("企业", "商户", "经营者", "纳税人"), ("企业", "产业", "招商", "经营", "商", "营商")),
+    "river_works": ((), ("堤防", "护岸", "河道", "河流", "河湖", "灌区", "水库", "防洪", "灌溉", "水土保持")),
+    "water_supply": ((), ("饮水", "供水", "自来水", "水厂", "管网")),
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +127,8 @@ class RowView:
     parsed: NormalizedValue
     repeats: int
     repeat_docs: int
+    #: the canonical 一级指标 (schema.normalize_level1 read with its level 2)
+    level1: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +175,21 @@ def _satisfaction_group(name: str) -> str | None:
     group = re.sub(r"(?:的)?满意(?:度|率|程度)?.*$", "", name)
     group = re.sub(r"^对(?!象)|对(?!象).*$", "", group)  # 对 opens the object, but 对象 is a word (服务对象)
     return group
+
+
+def specific_words(name: str) -> str:
+    """What is left of a name once numbering, bracketed notes, punctuation and the generic words
+    are removed: the project-specific part (empty for 及时完成率, 政策知晓率, 项目开工率)."""
+    return _GENERIC_NAME.sub("", _NAME_NOISE.sub("", name))
+
+
+def is_generic_name(name: str) -> bool:
+    """A name with at most one specific character left (中央预算内投资支付率 → "" ; 培训完成率 → 培训)."""
+    return len(specific_words(name)) <= 1
+
+
+def _domains(text: str, which: int) -> set[str]:
+    return {domain for domain, words in DOMAINS.items() if any(w in text for w in words[which])}
 
 
 def _bigrams(text: str) -> set[str]:
@@ -221,6 +286,8 @@ def fake_quantification(v: RowView) -> str | None:
     if v.parsed.metric_type != "percent" or "满意" in v.name:
         return None
     name = _rate_name(v.name)
+    if PAYMENT_RATE.search(name) or ACTION_ON_OBJECTS.search(specific_words(name) or name):
+        return None
     if VAGUE_RATE.search(name) or not RATE_NAME.search(name):
         return f"“{v.shown_name}”不是比率或程度，百分比“{v.shown_value}”无从计算（假量化）"
     return None
@@ -236,8 +303,31 @@ def trivial_threshold(v: RowView) -> str | None:
 
 @labeling_function("unmeasurable")
 def undefined_timeliness(v: RowView) -> str | None:
-    if UNDEFINED_TIMELINESS.match(_rate_name(v.name)) and not DEADLINE_WORDS.search(v.description):
+    name = _rate_name(v.name)
+    bare = UNDEFINED_TIMELINESS.match(name) or ("及时" in name and is_generic_name(name))
+    if bare and not DEADLINE_WORDS.search(v.description):
         return f"“{v.shown_name}”未定义何为“及时”（没有期限），无法核验"
+    return None
+
+
+def _excel_serial(v: RowView) -> bool:
+    """A date stored as an Excel day number and printed as such (=44,561 is 2021-12-31)."""
+    p = v.parsed
+    timed = _category(v, "时效") or bool(re.search(r"时间|日期|时限", v.name))
+    return timed and p.unit is None and p.number is not None and 20_000 <= p.number <= 80_000
+
+
+@labeling_function("unmeasurable")
+def excel_date_serial(v: RowView) -> str | None:
+    if _excel_serial(v):
+        return f"指标值“{v.shown_value}”像是表格软件的日期序号，表中没有可读的日期（按所写判断）"
+    return None
+
+
+@labeling_function("unmeasurable")
+def name_names_nothing(v: RowView) -> str | None:
+    if v.shown_value and not re.search(r"[^\W\d_]", v.name):
+        return f"指标名称“{v.shown_name}”没有说明衡量什么"
     return None
 
 
@@ -251,6 +341,8 @@ def undefined_timely_yes(v: RowView) -> str | None:
 @labeling_function("unmeasurable", vote=0)
 def measurable_value(v: RowView) -> str | None:
     p = v.parsed
+    if _excel_serial(v):
+        return None
     if p.issue == "none" and p.metric_type in {"count", "amount", "time"} and (p.number or p.low or p.deadline):
         return "目标值有数量和单位或明确日期"
     if p.issue == "none" and p.metric_type == "percent" and RATE_NAME.search(_rate_name(v.name)) and not VAGUE_RATE.search(v.name):
@@ -283,10 +375,79 @@ def named_group_satisfaction(v: RowView) -> str | None:
     return None
 
 
+def _is_rate(name: str) -> bool:
+    return bool(re.search(r"率$|比例$|比率$", name)) and not name.endswith(("效率", "频率", "功率", "速率"))
+
+
+def _value_is_specific(v: RowView) -> bool:
+    """The value names something of this project (LABELS.md): a count or amount other than a
+    generic 0/1/100, a deadline other than the year end, or wording with specific words."""
+    p = v.parsed
+    if p.issue == "none" and p.metric_type in {"count", "amount"} and p.number not in (None, 0, 1, 100):
+        return True
+    if p.deadline and not p.deadline.endswith("12-31"):
+        return True
+    return p.metric_type == "text" and len(specific_words(v.value)) >= 2
+
+
+def _generic_row(v: RowView, name: str) -> bool:
+    """Name and description are made of generic words only, and the value adds nothing specific."""
+    return is_generic_name(name) and is_generic_name(v.description) and not _value_is_specific(v)
+
+
 @labeling_function("boilerplate")
 def bare_rate(v: RowView) -> str | None:
-    if _rate_name(v.name) in BARE_RATES:
+    name = _rate_name(v.name)
+    if "满意" not in name and _is_rate(name) and _generic_row(v, name):
         return f"通用比率“{v.shown_name}”未指明本项目的具体对象"
+    return None
+
+
+@labeling_function("boilerplate")
+def generic_name(v: RowView) -> str | None:
+    name = _rate_name(v.name)
+    if "满意" in name or _is_rate(name) or not re.search(r"[^\W\d_]", name):
+        return None
+    if _generic_row(v, name):
+        return f"指标名称“{v.shown_name}”只有通用词，未指明本项目的产出、对象或地点"
+    return None
+
+
+@labeling_function("boilerplate")
+def process_template_row(v: RowView) -> str | None:
+    if v.level1 == "过程指标" and not (_bigrams(specific_words(v.name)) & _bigrams(v.context)):
+        return f"过程管理类模板指标“{v.shown_name}”，不含本项目特有内容"
+    return None
+
+
+def _unfilled_foreign(v: RowView) -> bool:
+    """A row left without a figure that belongs to another domain than the project (another works
+    template kept in the table: 堤防 rows in a drinking-water project). Only known domain words
+    are evidence; a name of unknown words is not foreign."""
+    if v.parsed.issue != "empty":
+        return False
+    row, project = _domains(v.name, 1), _domains(v.context, 1)
+    return bool(row and project and not row & project)
+
+
+@labeling_function("boilerplate")
+def unfilled_foreign_row(v: RowView) -> str | None:
+    if _unfilled_foreign(v):
+        return f"“{v.shown_name}”未填目标值，且与本项目无关：像是保留下来的其他项目模板行"
+    return None
+
+
+@labeling_function("category_mismatch")
+def unfilled_foreign_template(v: RowView) -> str | None:
+    if _unfilled_foreign(v):
+        return f"“{v.shown_name}”与本项目无关且未填目标值：其他项目的模板行"
+    return None
+
+
+@labeling_function("boilerplate")
+def name_without_words(v: RowView) -> str | None:
+    if v.shown_value and not re.search(r"[^\W\d_]", v.name):
+        return f"指标名称“{v.shown_name}”不含任何内容，可套用于任何项目"
     return None
 
 
@@ -306,7 +467,8 @@ def repeated_in_corpus(v: RowView) -> str | None:
 
 @labeling_function("boilerplate")
 def generic_qualitative(v: RowView) -> str | None:
-    if _is_qualitative(v) and not _has_number(v) and not (_bigrams(v.value) & _bigrams(v.context)):
+    if (_is_qualitative(v) and not _has_number(v) and len(specific_words(v.name)) <= 2
+            and not (_bigrams(v.value) & _bigrams(v.context))):
         return f"文字目标“{v.shown_value}”与本项目的名称和资金用途无关，可套用于任何项目"
     return None
 
@@ -329,21 +491,25 @@ def names_project_object(v: RowView) -> str | None:
 
 @labeling_function("boilerplate")
 def placeholder_generic(v: RowView) -> str | None:
-    return f"占位表述“{v.shown_value}”可出现在任何项目中" if v.parsed.issue == "placeholder" else None
+    if v.parsed.issue == "placeholder" and is_generic_name(v.name):
+        return f"占位表述“{v.shown_value}”可出现在任何项目中"
+    return None
 
 
 # ---------------------------------------------------------------- category_mismatch
 @labeling_function("category_mismatch")
 def cost_not_amount(v: RowView) -> str | None:
-    if _category(v, "成本") and v.parsed.metric_type not in {"amount", "empty"}:
-        if not COST_WORDS.search(v.name + v.value) and not (v.parsed.metric_type == "percent" and COST_RATE.search(v.name)):
+    # social and ecological costs (社会成本/生态环境成本) are rightly measured in many ways
+    if _category(v, "成本") and not _category(v, "社会成本", "生态") and v.parsed.metric_type not in {"amount", "empty"}:
+        if (NOT_COST_MEASURE.search(v.name) and not COST_WORDS.search(v.name + v.value)
+                and not (v.parsed.metric_type == "percent" and COST_RATE.search(v.name))):
             return f"成本指标“{v.shown_name}”的目标“{v.shown_value}”不是金额，也不是成本控制率"
     return None
 
 
 @labeling_function("category_mismatch")
 def timeliness_without_time(v: RowView) -> str | None:
-    if _category(v, "时效") and v.parsed.metric_type != "time":
+    if _category(v, "时效") and v.parsed.metric_type != "time" and NOT_TIME_MEASURE.search(v.name):
         if not TIME_WORDS.search(v.name + v.description + v.value):
             return f"时效指标“{v.shown_name}”既没有时间要求，也不是及时率"
     return None
@@ -383,9 +549,12 @@ def quality_as_count(v: RowView) -> str | None:
 @labeling_function("category_mismatch")
 def foreign_satisfaction_group(v: RowView) -> str | None:
     group = _satisfaction_group(v.name)
-    if group and group not in GENERIC_GROUPS and len(group) >= 2 and v.context:
-        if not (_bigrams(group) & _bigrams(v.context + v.description)):
-            return f"满意度对象“{group}”与本项目无关（可能从其他项目复制）"
+    if not group or group in GENERIC_GROUPS:
+        return None
+    context = v.context + v.description
+    group_domains, context_domains = _domains(group, 0), _domains(context, 1)
+    if group_domains and context_domains and not group_domains & context_domains:
+        return f"满意度对象“{group}”与本项目无关（可能从其他项目复制）"
     return None
 
 
@@ -503,7 +672,15 @@ def row_view(record: dict, parsed: NormalizedValue, corpus: CorpusStats) -> RowV
         parsed=parsed,
         repeats=corpus.projects.get(key, 1),
         repeat_docs=corpus.documents.get(key, 1),
+        level1=_level1_of(record),
     )
+
+
+def _level1_of(record: dict) -> str:
+    level1 = _clean(record.get("level1"))
+    if level1 not in (None, ""):
+        return normalize_level1(level1, _clean(record.get("level2")) or "")
+    return squash(record.get("level1_norm"))
 
 
 def parse_row_value(record: dict) -> NormalizedValue:

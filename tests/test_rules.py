@@ -330,14 +330,19 @@ def test_lf_report_runs():
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert f"278 gold rows, {len(VOTING)} labeling functions" in out
+    assert re.search(rf"^\d+ gold rows, {len(VOTING)} labeling functions \(278 document rows, \d+ locality rows", out, re.M)
+    assert "holdout sources left out" in out
+    holdout = (ROOT / "evaluation" / "holdout_sources.txt").read_text(encoding="utf-8").split()
+    per_kind = out[out.index("coverage and precision by source kind"):]
+    assert "loc_prec" in per_kind and "doc_prec" in per_kind
+    assert not any(re.search(rf"\b{source}\(", per_kind) for source in holdout)  # held-out groups never listed
     header = next(line for line in out.splitlines() if "coverage" in line)
     for column in ("flag", "rule", "coverage", "overlap", "conflicts", "accuracy"):
         assert column in header
     for lf in VOTING:
         assert re.search(rf"^\s*{lf.flag}\s+{lf.name}\s+{lf.vote}\s", out, re.M), f"no report line for {lf.name}"
     for flag in FLAGS:
-        match = re.search(rf"^\s+{flag}\s+precision (\d\.\d\d)\s+recall (\d\.\d\d)\s+F1 (\d\.\d\d)$", out, re.M)
+        match = re.search(rf"^\s+{flag}\s+precision (\d\.\d\d)\s+recall (\d\.\d\d)\s+F1 (\d\.\d\d)\s+\(documents F1 \d\.\d\d\s+localities F1 \d\.\d\d\)$", out, re.M)
         assert match, f"no majority-vote line for {flag}"
         assert 0 <= float(match.group(3)) <= 1
 
@@ -358,3 +363,109 @@ def test_records_of_matches_pandas_to_dict(sample_rows):
         assert [list(r) for r in got] == [list(r) for r in expected]
         for a, b in zip(expected, got):
             assert all(same(a[key], b[key]) for key in a), (a, b)
+
+
+# ---------------------------------------------------------------- rules that transfer across localities
+UNKNOWN = "䶮䶯䶰"  # characters no lexicon knows (CJK extension A)
+
+
+@pytest.mark.parametrize("name", ["完成率", "培训人数", "群众满意度", "成本控制率", "及时率", "设备采购数量", "项目开工率",
+                                  "提升服务水平", "资金发放完成率", "长期使用性"])
+@pytest.mark.parametrize("value", ["≥90%", "=78人", "成效明显", "公里", "年度预算"])
+@pytest.mark.parametrize("level2", ["数量指标", "时效指标", "成本指标", "社会效益指标"])
+def test_unknown_words_are_never_evidence_for_a_flag(name, value, level2):
+    """Adding words no lexicon knows to a name never makes a rule vote 1 that did not before."""
+    def flagging(row_name):
+        view = _view(name=row_name, value=value, level2=level2, project_name="学校食堂改造")
+        return {lf.name for lf in VOTING if lf.vote == 1 and lf.fires(view)}
+
+    base = flagging(name)
+    for variant in (UNKNOWN + name, name + UNKNOWN, f"{UNKNOWN}的{name}"):
+        assert flagging(variant) <= base, variant
+
+
+@pytest.mark.parametrize("group", ["学生", "家长", "学生家长", "教师"])
+@pytest.mark.parametrize("project", ["义务教育营养改善计划专项资金", "学校体育设施向社会免费开放", "中小学校舍维修"])
+def test_the_natural_beneficiary_is_not_foreign(group, project):
+    assert "foreign_satisfaction_group" not in _votes(name=f"{group}满意度", value="≥95%", level2="服务对象满意度指标",
+                                                      project_name=project)
+
+
+@pytest.mark.parametrize("group", ["参培住院医师", "患者", "就诊病人"])
+@pytest.mark.parametrize("project", ["公务用车制度改革费", "车辆运行维护费"])
+def test_a_group_of_another_domain_is_foreign(group, project):
+    votes = _votes(name=f"{group}满意度", value="≥90%", level2="服务对象满意度指标", project_name=project)
+    assert votes.get("foreign_satisfaction_group") == 1
+
+
+@pytest.mark.parametrize("group", ["使用人员", "参训学员", "工作人员", "䶮䶯人员"])
+def test_a_group_of_no_known_domain_is_never_foreign(group):
+    votes = _votes(name=f"{group}满意度", value="≥90%", level2="服务对象满意度指标", project_name="公务用车制度改革费")
+    assert "foreign_satisfaction_group" not in votes
+
+
+GENERIC_PARTS = ["", "项目", "资金", "财政资金", "工作任务", "年度计划", "中央预算内投资"]
+RATE_ENDS = ["完成率", "到位率", "及时率", "支付率", "开工率", "合格率", "知晓率", "到位及时率", "完成及时率"]
+
+
+@pytest.mark.parametrize("prefix", GENERIC_PARTS)
+@pytest.mark.parametrize("rate", RATE_ENDS)
+def test_a_rate_of_generic_words_is_bare_and_an_object_makes_it_specific(prefix, rate):
+    from budgetnlp.rules import is_generic_name
+
+    assert is_generic_name(prefix + rate)
+    assert _votes(name=prefix + rate, value="=100%", level2="质量指标").get("bare_rate") == 1
+    for obj in ("设备维修", "养老金", "培训", "护岸"):
+        assert not is_generic_name(obj + prefix + rate)
+        assert "bare_rate" not in _votes(name=obj + prefix + rate, value="=100%", level2="质量指标")
+
+
+def test_a_specific_description_keeps_a_bare_rate_specific():
+    votes = _votes(name="完成率", value="≥90%", level2="质量指标", description="当年支付物业公司物业管理费任务完成情况")
+    assert "bare_rate" not in votes
+
+
+@pytest.mark.parametrize("name", ["及时完成率", "资金到位及时率", "财政资金到位及时支付率", "工作任务完成及时率"])
+def test_bare_timeliness_is_undefined(name):
+    assert _votes(name=name, value="=100%", level2="时效指标").get("undefined_timeliness") == 1
+    assert "undefined_timeliness" not in _votes(name="维修" + name, value="=100%", level2="时效指标")
+
+
+@pytest.mark.parametrize("value", ["=44,561", "44561", "=44926"])
+def test_an_excel_date_serial_is_unmeasurable_as_written(value):
+    votes = _votes(name="项目资金到位时间", value=value, level2="时效指标")
+    assert votes.get("excel_date_serial") == 1 and "measurable_value" not in votes
+    assert "excel_date_serial" not in _votes(name="培训人数", value="=44,561人", level2="数量指标")
+
+
+def test_social_and_ecological_costs_may_be_percent():
+    for level2 in ("社会成本指标", "生态环境成本指标"):
+        assert "cost_not_amount" not in _votes(name="对周边环境影响", value="≤5%", level2=level2)
+    assert "cost_not_amount" not in _votes(name="0", value="0.00%", level2="经济成本指标")  # no name: no evidence
+    assert _votes(name="是否完善基础设施，改善环境", value="是", level2="成本指标").get("cost_not_amount") == 1
+
+
+def test_a_legal_time_limit_is_time():
+    assert "timeliness_without_time" not in _votes(name="法定审限内结案率", value="≥95%", level2="时效指标")
+    assert _votes(name="服务的完成度", value="≥90%", level2="时效指标").get("timeliness_without_time") == 1
+
+
+@pytest.mark.parametrize("name", ["利息费用保障率", "政策性挂账利息补贴保障率", "补贴发放率", "资金拨付率"])
+def test_payment_rates_under_effects_are_outputs(name):
+    votes = _votes(name=name, value="100%", level2="经济效益指标")
+    assert votes.get("effect_counts_outputs") == 1
+    assert "fake_quantification" not in votes  # the share paid is measurable
+    assert "effect_counts_outputs" not in _votes(name="业务开展保障率", value="≥90%", level2="社会效益指标")
+
+
+def test_process_framework_rows_are_template():
+    votes = _votes(name="项目开工率", value="≥95%", level1="过程管理指标", level2="项目管理指标", project_name="以工代赈示范工程")
+    assert votes.get("process_template_row") == 1
+
+
+def test_an_unfilled_row_of_another_works_domain():
+    project = "农村饮水安全巩固提升工程专项"
+    assert _votes(name="新建堤防、护岸长度", value="公里", level2="数量指标", project_name=project).get("unfilled_foreign_template") == 1
+    assert "unfilled_foreign_template" not in _votes(name="农村饮水工程覆盖服务人口数", value="万人", level2="数量指标",
+                                                     project_name=project)
+    assert "unfilled_foreign_template" not in _votes(name="䶮䶯长度", value="公里", level2="数量指标", project_name=project)
