@@ -74,6 +74,8 @@ def server(tmp_path_factory):
     service.import_run(engine, make_run(base / "run", seed=4))
     service.add_user(engine, "alice", PASSWORD)
     service.add_user(engine, "bob", PASSWORD)
+    service.add_user(engine, "carol", PASSWORD)
+    service.add_user(engine, "dora", PASSWORD)
     with _Server(app) as url:
         yield url, engine
     engine.dispose()
@@ -155,7 +157,7 @@ def test_filter_open_toggle_with_keyboard_save_and_history(server, browser):
     page.keyboard.press("4")
     page.fill("#note", "键盘审核：模糊与不可衡量已核对")
     page.locator("#note").press("Escape")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Enter")  # save and stay (Enter saves and moves on)
     page.wait_for_selector("#saved")
     assert "已保存（版本 1）" in page.locator("#saved").inner_text()
     history = page.locator("#history tbody tr")
@@ -200,7 +202,7 @@ def test_second_reviewer_sees_a_conflict(server, browser):
     assert bob.locator("#note").input_value() == "bob 的意见"  # bob's unsaved choices are kept
     assert service.get_row(engine, row_id)["decided_by"] == "alice"  # nothing overwritten
 
-    bob.keyboard.press("Enter")  # saving again, now knowingly, on top of alice's version
+    bob.keyboard.press("Shift+Enter")  # saving again, now knowingly, on top of alice's version, and staying
     bob.wait_for_selector("#saved")
     reviewers = bob.locator("#history tbody tr td.reviewer").all_inner_texts()
     assert [r.split()[0] for r in reviewers] == ["bob", "alice"]
@@ -214,14 +216,78 @@ def test_project_table_and_progress_pages(server, browser):
     page = _page(browser, url, "bob")
     row = service.queue(engine, service.QueueQuery(status="unreviewed", per_page=1))["rows"][0]
     page.goto(f"{url}/projects/{row['project_key']}")
-    count = page.locator("table.project-table tbody tr").count()
+    rows = service.project_rows(engine, row["project_key"])
+    include = page.locator('input[name="r0_include"]')
+    assert not include.is_checked()  # nothing is ticked for saving by default
+    page.locator('input[name="r0_vague"]').click()  # changing a row ticks it
+    assert include.is_checked()
     page.click("#save-project")
     page.wait_for_selector("#saved")
-    assert f"已保存 {count} 行" in page.locator("#saved").inner_text()
+    assert "已保存 1 行" in page.locator("#saved").inner_text()
+    after = service.project_rows(engine, row["project_key"])
+    assert after[0]["version"] == rows[0]["version"] + 1 and after[0]["labels"]["vague"] == 1 - rows[0]["labels"]["vague"]
+    assert [r["version"] for r in after[1:]] == [r["version"] for r in rows[1:]]  # untouched rows not recorded
     page.goto(f"{url}/progress")
     assert "bob" in page.locator("#reviewers").inner_text()
     page.goto(f"{url}/docs")
     page.wait_for_selector("#api-docs .endpoint")
     assert "/api/rows/{row_id}/decision" in page.locator("#api-docs").inner_text()
+    assert not page.problems, page.problems
+    page.context.close()
+
+
+def test_blind_second_review(server, browser):
+    url, engine = server
+    row = service.queue(engine, service.QueueQuery(status="unreviewed", per_page=1))["rows"][0]
+    users = {u["name"]: u for u in service.list_users(engine)}
+    flipped = {f: 1 - row[f] for f in ("vague", "boilerplate", "category_mismatch", "unmeasurable")}
+    service.save_decision(engine, users["alice"], row["row_id"], service.Decision(
+        row["version"], flipped, row["metric_type"], row["suggested_metric_type"], "alice 的盲审备注"))
+    page = _page(browser, url, "dora")
+    _open_row(page, url, row["row_id"], engine)
+    assert "模型预测" in page.locator("#prefill").inner_text()
+    for i, flag in enumerate(("vague", "boilerplate", "category_mismatch", "unmeasurable"), start=1):
+        assert page.locator(f'input[data-flag-index="{i}"]').is_checked() == bool(row[flag])  # the model's, not alice's
+    assert "alice" not in page.locator("main").inner_text()
+    assert "他人的审核记录" in page.locator("#hidden-history").inner_text()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector("#saved")
+    assert [r.split()[0] for r in page.locator("#history tbody tr td.reviewer").all_inner_texts()] == ["dora", "alice"]
+    assert not page.problems, page.problems
+    page.context.close()
+
+
+def test_accept_and_next_through_ten_rows_by_keyboard_then_undo(server, browser):
+    url, engine = server
+    query = service.QueueQuery(status="unreviewed", sort="uncertainty")
+    expected = [r["row_id"] for r in service.queue(engine, service.QueueQuery(status="unreviewed", sort="uncertainty",
+                                                                              per_page=11))["rows"]]
+    page = _page(browser, url, "carol")
+    page.goto(f"{url}/rows/{expected[0]}?{'&'.join(f'{k}={v}' for k, v in query.params().items())}")
+    page.wait_for_selector("#decision-form")
+    total = service.queue(engine, query)["total"]
+    assert f"第 1 / {total} 条" in page.locator("#position").inner_text()
+    visited = []
+    for i in range(10):
+        current = page.url.split("/rows/")[1].split("?")[0]
+        visited.append(current)
+        if i % 3 == 0:
+            page.keyboard.press(str(1 + i % 4))  # a flag toggled now and then
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda u, c=current: f"/rows/{c}?" not in u)
+        page.wait_for_selector("#saved")
+    assert visited == expected[:10]  # the queue's order, one row after another
+    for row_id in visited:
+        saved = service.get_row(engine, row_id)
+        assert saved["decided_by"] == "carol" and saved["status"] == "reviewed"
+    assert page.url.split("/rows/")[1].split("?")[0] == expected[10]
+    assert f"第 1 / {total - 10} 条" in page.locator("#position").inner_text()
+
+    page.keyboard.press("u")  # undo the tenth save
+    page.wait_for_selector("#undone")
+    assert page.url.split("/rows/")[1].split("?")[0] == visited[-1]
+    undone = service.get_row(engine, visited[-1])
+    assert undone["status"] == "unreviewed" and undone["decided_by"] is None
+    assert service.history(engine, visited[-1])[0]["channel"] == "undo"
     assert not page.problems, page.problems
     page.context.close()
