@@ -45,7 +45,7 @@ TIME_WORDS = re.compile(
     r"及时|按时|按期|如期|时限|时间|进度|期限|限期|[审时]限内|期内|准时|时效|周期|时长|用时|日前|月底|年底|节点|天内|日内|工作日|季度|小时"
 )
 #: What a 时效 indicator measures instead of time when it is misfiled (LABELS.md: 完成率, 服务的完成度)
-NOT_TIME_MEASURE = re.compile(r"完成|完工|合格|达标|覆盖|到位|发放|结案|数量|人数|满意|质量")
+NOT_TIME_MEASURE = re.compile(r"完成|完工|合格|达标|覆盖|到位|发放|结案|数量|人数|满意|质量|保障率|执行率|使用率")
 DEADLINE_WORDS = re.compile(r"\d+(?:日|天|个?月|小时|工作日)|月底|年底|时限|节点|期限|日前|之前")
 RATE_NAME = re.compile(r"率|比例|比率|占比|百分比|覆盖|进度|完成|合格|达标|满意|比重|份额|程度|完好|准确|到位|使用率")
 VAGUE_RATE = re.compile(r"(?:影响|保障|提升|效果|作用|效益|效)率")
@@ -57,7 +57,10 @@ IMPROVEMENT = re.compile(r"提升|改善|完善|提高|增强|改观|优化|得�
 DISCRETE_EVENT = re.compile(r"验收|通过|建成|开通|按期|竣工|签订|上线|完成")
 COST_WORDS = re.compile(r"预算|成本|金额|元|标准|价格|费用|费|控制|资金|单价|经费|比价|支出|投入|节约")
 #: what a misfiled 成本 row measures instead (positive evidence; an unknown name is no evidence)
-NOT_COST_MEASURE = re.compile(r"完善|改善|提升|提高|增强|满意|及时|按时|时限|合格|达标|完成率|覆盖|人数|数量|次数|户数")
+NOT_COST_MEASURE = re.compile(
+    r"完善|改善|提升|提高|增强|满意|及时|按时|时限|合格|达标|完成率|覆盖|人数|数量|次数|户数"
+    r"|^(?:发放|开展|组织|举办|完成|实施)"  # a name that is an action describes an output
+)
 COST_RATE = re.compile(r"控制率|节约率|成本率|执行率|控制")
 #: outputs written under an effect category (LABELS.md: 补贴发放率, 发放补贴人数, 利息补贴保障率): delivery
 #: and payment rates, completion rates, counts of people served or trained
@@ -125,6 +128,7 @@ class RowView:
     year: int | None
     spend_plan: str
     parsed: NormalizedValue
+    #: projects / documents with the same (name, value) in the training corpus plus the scored batch
     repeats: int
     repeat_docs: int
     #: the canonical 一级指标 (schema.normalize_level1 read with its level 2)
@@ -341,7 +345,7 @@ def undefined_timely_yes(v: RowView) -> str | None:
 @labeling_function("unmeasurable", vote=0)
 def measurable_value(v: RowView) -> str | None:
     p = v.parsed
-    if _excel_serial(v):
+    if _excel_serial(v) or undefined_timeliness(v):
         return None
     if p.issue == "none" and p.metric_type in {"count", "amount", "time"} and (p.number or p.low or p.deadline):
         return "目标值有数量和单位或明确日期"
@@ -611,7 +615,18 @@ def spend_plan_incomplete(v: RowView) -> str | None:
 # ---------------------------------------------------------------- applying the rules
 @dataclass(frozen=True)
 class CorpusStats:
-    """How many projects and documents share each (name, value): the repetition evidence."""
+    """How many projects and documents share each (name, value): the repetition evidence.
+
+    Where the counts come from (LABELS.md: the same row across many unrelated projects is a
+    boilerplate sign): at training, the training corpus (``fit_model``'s corpus rows); at scoring,
+    the model's training corpus merged with the batch being scored — ``Model.predict(rows,
+    corpus=CorpusStats.from_rows(batch))`` — so a row repeated across many projects of one run is
+    evidence even when training never saw it. A batch read in parts is counted part by part and
+    merged (``merged`` adds counts, which is exact when the parts hold different documents, as the
+    units of a run do); a document both trained on and scored must not be counted twice
+    (scoring.py leaves such a document's own counts out). Keys are the squashed (name, value);
+    projects are (document, project code, project name), documents are doc_id/source_path.
+    """
 
     projects: dict[tuple[str, str], int]
     documents: dict[tuple[str, str], int]
@@ -628,6 +643,7 @@ class CorpusStats:
         return cls({k: len(s) for k, s in projects.items()}, {k: len(s) for k, s in documents.items()})
 
     def merged(self, other: "CorpusStats") -> "CorpusStats":
+        """Counts of both corpora added (they must hold different documents)."""
         return CorpusStats(
             {k: self.projects.get(k, 0) + other.projects.get(k, 0) for k in self.projects.keys() | other.projects.keys()},
             {k: self.documents.get(k, 0) + other.documents.get(k, 0) for k in self.documents.keys() | other.documents.keys()},

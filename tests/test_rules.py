@@ -469,3 +469,22 @@ def test_an_unfilled_row_of_another_works_domain():
     assert "unfilled_foreign_template" not in _votes(name="农村饮水工程覆盖服务人口数", value="万人", level2="数量指标",
                                                      project_name=project)
     assert "unfilled_foreign_template" not in _votes(name="䶮䶯长度", value="公里", level2="数量指标", project_name=project)
+
+
+def test_batch_counts_merge_per_document_counts(sample_rows):
+    """A run counts its batch document by document; merging the parts gives the whole batch's counts."""
+    from functools import reduce
+
+    whole = CorpusStats.from_rows(sample_rows)
+    parts = [CorpusStats.from_rows(rows) for _, rows in sample_rows.groupby("doc_id")]
+    merged = reduce(CorpusStats.merged, parts)
+    assert merged.projects == whole.projects and merged.documents == whole.documents
+
+
+def test_a_row_repeated_across_the_batch_is_boilerplate_evidence():
+    rows = _frame(*({"name": "工作完成情况", "value": "良好", "project_name": f"项目{i}", "doc_id": f"d{i % 2}"}
+                    for i in range(4)))
+    batch = CorpusStats.from_rows(rows)
+    votes = apply_rules(rows.head(1), corpus=CorpusStats({}, {}).merged(batch)).votes
+    assert votes.loc[0, "repeated_in_corpus"] == 1
+    assert apply_rules(rows.head(1)).votes.loc[0, "repeated_in_corpus"] == ABSTAIN  # one row alone is no evidence
