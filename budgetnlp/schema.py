@@ -28,6 +28,7 @@ ROW_COLUMNS: list[str] = [
     "value",
     "basis",
     "location",
+    "extract_warning",  # the extractor's self-check: why this row's table may be misread ("" when none)
 ]
 
 #: Columns every row table must have to be scored.

@@ -161,6 +161,10 @@ class Layout:
     score_suffix: bool = False  # level-1 cells written "产出指标(50分)"
     blank_lines: int = 1  # text dumps: blank lines between rows
     multi_paragraph: bool = False  # some cells split over two paragraphs
+    #: the header printed out of line with its rows: k > 0 puts k extra cells before the header
+    #: cells, k < 0 puts -k serial-number cells before each indicator row (never drawn: set it
+    #: with dataclasses.replace to test the self-checks)
+    header_shift: int = 0
 
     def header(self, name: str) -> str:
         return dict(self.headers)[name]
@@ -380,7 +384,9 @@ def _indicator_grid(layout: Layout, project: Project, top: list[list[str]], flat
     width = len(flat_columns) + len(layout.columns)
     rows = [r + [""] * (width - len(r)) for r in top]
     merges: list[tuple[int, int, int, int]] = []
-    rows.append([label for label, _ in flat_columns] + [layout.header(c) for c in layout.columns])
+    shift = layout.header_shift
+    lead = ["序号", "指标类型", "栏目"][: max(shift, 0)]
+    rows.append(lead + [label for label, _ in flat_columns] + [layout.header(c) for c in layout.columns])
     start = len(rows)
     base = len(flat_columns)
     level_cols = {name: base + layout.columns.index(name) for name in ("level1", "level2")}
@@ -408,14 +414,16 @@ def _indicator_grid(layout: Layout, project: Project, top: list[list[str]], flat
         if new2:
             runs["level2"].append(start + i)
         previous = (level1, row.level2)
-        rows.append(cells)
+        rows.append([str(i + 1)] * max(-shift, 0) + cells)
     if layout.level_style == "merged":
         end = start + len(project.rows)
         for name, starts in runs.items():
+            col = level_cols[name] + max(-shift, 0)
             for a, b in zip(starts, [*starts[1:], end]):
                 if b - a > 1:
-                    merges.append((a, level_cols[name], b - 1, level_cols[name]))
-    return Grid(rows, merges)
+                    merges.append((a, col, b - 1, col))
+    width = max(len(r) for r in rows)
+    return Grid([r + [""] * (width - len(r)) for r in rows], merges)
 
 
 def _department_row(layout: Layout) -> list[str]:
@@ -610,10 +618,10 @@ def render_xlsx(layout: Layout, path: Path) -> Path:
         if isinstance(block, Sheet):
             if used_sheet:
                 sheet = workbook.create_sheet(block.title)
-            else:
+                row_no = 1
+            else:  # the first project's sheet also holds the document's title lines
                 sheet.title = block.title
             used_sheet = True
-            row_no = 1
         elif isinstance(block, Para):
             sheet.cell(row_no, 1, block.text)
             row_no += 1
@@ -625,8 +633,9 @@ def render_xlsx(layout: Layout, path: Path) -> Path:
                 row_no += 1
             for r, row in enumerate(block.rows):
                 for c, text in enumerate(row):
-                    if text:
-                        sheet.cell(row_no + r, c + 1, text)
+                    if text:  # as text, also "=5人" (openpyxl would store it as a formula)
+                        cell = sheet.cell(row_no + r, c + 1, text)
+                        cell.data_type = "s"
             for a, b, c, d in block.merges:
                 sheet.merge_cells(start_row=row_no + a, start_column=b + 1, end_row=row_no + c, end_column=d + 1)
             row_no += len(block.rows) + 1

@@ -6,7 +6,9 @@ Layout of a dump, as produced by common docx-to-text tools:
   the last cell (a cell may hold line breaks and blank lines: "产出\\n\\n指标");
 - two or more blank lines end the table, except inside a row that is still shorter than
   the table's widest row: there they are a cell's trailing empty paragraphs (002 has
-  "资金到位率" followed by two blank lines, then the rest of its row);
+  "资金到位率" followed by two blank lines, then the rest of its row) — unless the next cell is
+  an indicator-table header cell (一级指标, 三级指标 …): that starts a new row, so a header is
+  never glued to the short row before it (a two-cell 绩效目标 row under five-cell rows);
 - plain text after two or more blank lines is a paragraph after the table;
 - plain text outside tables is paragraphs ("[bookmark: …]" anchors removed).
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from ._blocks import Block, Paragraph, Reader, Table
 from ._decode import decode_bytes
+from ._indicators import _cell_field
 
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
 
@@ -43,6 +46,8 @@ def parse_text_dump(text: str) -> list[Block]:
                 if not 0 < len(rows[-1]) < width:
                     close_table()
                     rows = [[]]
+                elif _cell_field(line[1:]):  # a header row after a short row: not its trailing cells
+                    rows.append([])
             elif blanks == 1:
                 rows.append([])
             rows[-1].append(line[1:])
