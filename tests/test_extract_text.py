@@ -132,3 +132,52 @@ def test_encodings(tmp_path, encoding):
     frame = extract_file(path)
     assert len(frame) == 27
     assert frame.iloc[0]["value"] == "≥9090%及以上"
+
+
+#: (header, rows) of the indicator table: with level columns, and one that opens with 三级指标
+GLUED_TABLES = {
+    "levels": (
+        ["一级指标", "二级指标", "三级指标", "指标值", "指标值确定依据"],
+        [["产出指标", "数量指标", "信息员人数", "≥12人", "计划"], ["", "时效指标", "信息报送及时率", "100%", ""]],
+    ),
+    "names_first": (
+        ["三级指标", "指标值", "指标值确定依据"],
+        [["信息员人数", "≥12人", "计划"], ["信息报送及时率", "100%", ""]],
+    ),
+}
+
+
+def _glued_dump(blank_lines: int, table: str) -> str:
+    """Issue 10, class 1: five-cell 资金支出计划 rows, a two-cell 绩效目标 row, then blank lines
+    and the indicator header: the header must start its own row, not extend the 绩效目标 row."""
+    header, rows = GLUED_TABLES[table]
+    lines = [
+        "\t项目名称", "\t安全生产信息员", "",
+        "\t资金支出计划（%）", "\t3月底", "\t6月底", "\t10月底", "\t12月底", "",
+        "\t", "\t25%", "\t50%", "\t75%", "\t100%", "",
+        "\t绩效目标", "\t1、及时报送安全生产信息。",
+        *[""] * blank_lines,
+    ]
+    for row in [header, *rows]:
+        lines += [*(f"\t{cell}" for cell in row), ""]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("blank_lines", [2, 3, 4])
+@pytest.mark.parametrize("table", sorted(GLUED_TABLES))
+def test_header_after_blank_lines_is_not_glued_to_a_short_row(blank_lines, table):
+    blocks = parse_text_dump(_glued_dump(blank_lines, table))
+    tables = [b for b in blocks if isinstance(b, Table)]
+    goal_row = next(row for t in tables for row in t.rows if row[0] == "绩效目标")
+    assert goal_row == ["绩效目标", "1、及时报送安全生产信息。"]
+    rows = rows_from_blocks(blocks, "d", "p")
+    assert [(r["name"], r["value"]) for r in rows] == [("信息员人数", "≥12人"), ("信息报送及时率", "100%")]
+    assert rows[0]["project_goals"] == "1、及时报送安全生产信息。"
+    assert rows[0]["project_name"] == "安全生产信息员"
+    assert all(r["extract_warning"] == "" for r in rows)
+
+
+def test_rows_after_two_or_three_blank_lines_continue_the_table():
+    dump = "\t三级指标\n\t指标值\n\n\n\t人数\n\t5人\n\n\n\n\t次数\n\t≥1次\n"
+    rows = rows_from_blocks(parse_text_dump(dump), "d", "p")
+    assert [(r["name"], r["value"]) for r in rows] == [("人数", "5人"), ("次数", "≥1次")]
