@@ -38,7 +38,8 @@ from .runfolder import SCORED_CSV, SCORED_PARQUET
 from .schema import FLAGS, REQUIRED_COLUMNS, ROW_COLUMNS, SCORED_COLUMNS
 
 #: extra columns the readers may add; always present in the output so every chunk has one schema
-KNOWN_EXTRAS = ["spend_plan", "value_op_raw", "value_number_raw", "value_unit_raw", "extract_warning"]
+KNOWN_EXTRAS = [c for c in ("spend_plan", "value_op_raw", "value_number_raw", "value_unit_raw", "extract_warning")
+                if c not in ROW_COLUMNS]
 _FLOAT_COLUMNS = {"project_budget", "value_number", "value_low", "value_high", "risk", *(f"p_{f}" for f in FLAGS)}
 _INT_COLUMNS = {"year", *FLAGS}
 
@@ -62,9 +63,12 @@ _CACHE_FILE = re.compile(r"[0-9a-f]{24}(\.[a-z0-9]{1,10})?\.parquet(\.\d+\.tmp)?
 def code_fingerprint() -> str:
     """Hash of the extraction, normalization, rules and model code (their source files and
     resources) and of the reading libraries' versions: cached rows from other code are never served."""
+    return _fingerprint(Path(__file__).resolve().parent)
+
+
+def _fingerprint(package: Path) -> str:
     from importlib import metadata
 
-    package = Path(__file__).resolve().parent
     digest = hashlib.sha256(__version__.encode())
     for path in sorted(package.rglob("*")):
         relative = path.relative_to(package).as_posix()
