@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from budgetnlp.report import (
     write_reports,
     write_xlsx,
 )
+from budgetnlp.report import charts
 from budgetnlp.report.figures import local_time, weakest_first
 from budgetnlp.report.reasons import compact, split_shared
 from budgetnlp.schema import FLAGS, ROW_COLUMNS, SCORED_COLUMNS
@@ -332,3 +335,154 @@ def test_report_renders_offline_in_chromium(reports):
         assert "<script>alert(1)</script>" in page.locator("#weakest-table").inner_text()
 
     assert_report_renders(reports / "report.html", links_and_escaping)
+
+
+# --------------------------------------------------------------------------- figures every view shares
+def test_summary_columns_are_all_summarize_needs(scored):
+    """The batch scorer summarizes the whole run from SUMMARY_COLUMNS alone (value_issues was {}
+    while 45 sample rows had an issue, because value_issue was not read)."""
+    full = summarize(scored)
+    slim = summarize(scored[[c for c in SUMMARY_COLUMNS if c in scored.columns]])
+    assert slim == full
+    assert full["value_issues"] and sum(full["value_issues"].values()) == len(scored)
+    assert full["value_issues"] == scored["value_issue"].replace("", "unknown").value_counts().to_dict()
+
+
+def test_extraction_warnings_per_document_and_their_absence(scored):
+    summary = summarize(scored)
+    assert summary["extract_warnings"] == 2
+    by_doc = {d["doc_id"]: d for d in summary["by_document"]}
+    assert {k: d["extract_warnings"] for k, d in by_doc.items()} == {scored.doc_id[0]: 0, "doc-second": 2, "doc-third": 0}
+    assert [d["rows"] for d in summary["by_document"]] == [27, 27, 3]
+    html = render_html(scored, SUMMARY_FACTS)
+    table = re.search(r'id="document-table">.*?</table>', html, re.S).group(0)
+    assert "提取警告" in table and table.index("doc-second") < table.index(scored.doc_id[0])  # most warnings first
+    assert "有提取警告的指标" in html
+
+    without = scored.drop(columns=["extract_warning"])
+    summary = summarize(without)
+    assert summary["extract_warnings"] is None
+    assert all("extract_warnings" not in d for d in summary["by_document"])
+    html = render_html(without, SUMMARY_FACTS)
+    table = re.search(r'id="document-table">.*?</table>', html, re.S).group(0)
+    assert "提取警告" not in table and "有提取警告的指标" not in html and "doc-second" in table
+
+
+def test_local_time_is_the_writers_time_zone(monkeypatch):
+    import time
+
+    for zone, expected in [("Asia/Shanghai", "2024-05-06 07:08（UTC+08:00）"), ("UTC", "2024-05-05 23:08（UTC+00:00）"),
+                           ("America/New_York", "2024-05-05 19:08（UTC-04:00）")]:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        assert local_time("2024-05-06T07:08:09+08:00") == expected
+    monkeypatch.delenv("TZ")
+    time.tzset()
+    assert local_time("2024-05-06 07:08") == "2024-05-06 07:08"  # no zone: as written
+    assert local_time("昨天") == "昨天"
+
+
+# --------------------------------------------------------------------------- reasons said once
+def _value_reasons(value: str) -> list[str]:
+    return [f"指标值为定性表述“{value}”（含“提升”），缺少可核验的标准", f"指标值“{value}”是文字描述，没有数值、日期或等级标准",
+            f"指标值“{value}”没有可在年底核验的数量或标准"]
+
+
+def test_compact_drops_repeats_and_merges_the_models_lines():
+    rng = np.random.default_rng(3)
+    labels = list(FLAG_LABELS.values())
+    for trial in range(200):
+        values = [f"提升水平{k}" for k in range(rng.integers(1, 3))]
+        own = [f"“{v}”是通用套话，可原样出现在任何项目中" for v in values] + ["资金支出计划至年底仅40%，未达到100%"]
+        flags = [labels[k] for k in rng.permutation(4)[: rng.integers(0, 5)]]
+        model = [f"模型判断为{f}（概率0.{rng.integers(50, 99)}），主要依据词语：“词{trial}”、“共同”" for f in flags]
+        reasons = [r for v in values for r in _value_reasons(v)] + own + model
+        reasons = [reasons[k] for k in rng.permutation(len(reasons))] + reasons[:2]  # shuffled, with repeats
+        out = compact(reasons)
+        assert len(out) == len(set(out))
+        for v in values:  # one value reason per quoted value: the first one given
+            about = [r for r in out if r.startswith("指标值") and f"“{v}”" in r]
+            assert about == [next(r for r in reasons if r.startswith("指标值") and f"“{v}”" in r)]
+        assert [r for r in out if r in own] == list(dict.fromkeys(r for r in reasons if r in own))
+        merged = [r for r in out if r.startswith("模型判断")]
+        assert len(merged) == (1 if flags else 0)
+        if flags:
+            assert all(f in merged[0] for f in flags) and merged[0].count("“共同”") == 1
+
+
+def test_split_shared_keeps_each_reason_once_per_project():
+    rng = np.random.default_rng(5)
+    pool = [f"原因{k}" for k in range(8)]
+    for _ in range(200):
+        rows = [list(dict.fromkeys(rng.choice(pool, rng.integers(0, 5)))) for _ in range(rng.integers(1, 6))]
+        shared, own = split_shared(rows)
+        counts = Counter(r for reasons in rows for r in reasons)
+        assert shared == [r for r in dict.fromkeys(r for reasons in rows for r in reasons) if counts[r] > 1]
+        assert [[r for r in reasons if counts[r] == 1] for reasons in rows] == own
+        said = shared + [r for reasons in own for r in reasons]
+        assert len(said) == len(set(said)) and set(said) == set(counts)
+
+
+def test_html_weakest_list_says_a_projects_shared_reasons_once(scored):
+    frame = scored_frame(copies=2)
+    spend = "资金支出计划（%）填的是金额（年底12万元＝预算数），不是百分比"
+    frame["reasons"] = [[*r, spend] + _value_reasons(v) for r, v in zip(frame["reasons"], frame["value"])]
+    html = render_html(frame, SUMMARY_FACTS)  # default bound
+    table = re.search(r'id="weakest-table">.*?</table>', html, re.S).group(0)
+    rows = re.findall(r'<tr[^>]*data-project="([^"]+)"[^>]*>(.*?)</tr>', table, re.S)
+    assert len(rows) == 50 < int((frame[FLAGS].sum(axis=1) > 0).sum())
+    risks = [float(re.findall(r'<td class="n[^"]*">([\d.]+)</td>', cells)[1]) for _, cells in rows]
+    assert risks == sorted(risks, reverse=True)
+    said: dict[str, list[str]] = {}
+    for anchor, cells in rows:
+        said.setdefault(anchor, []).extend(re.findall(r"<li>(.*?)</li>", cells))
+    assert any(spend in reasons for reasons in said.values())
+    for anchor, reasons in said.items():
+        assert len(reasons) == len(set(reasons)), anchor
+    sections = re.findall(r'<section class="project" id="[^"]+">(.*?)</section>', html, re.S)
+    for section in sections:
+        reasons = re.findall(r"<li>(.*?)</li>", section)
+        assert len(reasons) == len(set(reasons)) and reasons.count(spend) == 1
+
+
+# --------------------------------------------------------------------------- weakest first, worst marked
+def test_html_departments_and_projects_weakest_first_showing_their_sort_keys(scored):
+    html = render_html(scored, SUMMARY_FACTS)
+    summary = summarize(scored)
+    table = re.search(r'id="department-table">.*?</table>', html, re.S).group(0)
+    body = table.split("<tbody>")[1]
+    names = [n.strip() for n in re.findall(r"<tr[^>]*><td>([^<]*)", body)]
+    assert names == [html_escape(d["department"]) for d in weakest_first(summary["by_department"])]
+    keys = [(-float(a), -float(b)) for a, b in re.findall(r'<td class="n">([\d.]+)%<span[^>]*>[^<]*</span></td>'
+                                                            r'<td class="n">([\d.]+)</td>', body)]
+    assert len(keys) == 3 and keys == sorted(keys)
+    assert body.count('class="badge worst-badge">最弱') == 1 and body.startswith("<tr class=worst>")
+    chart = re.search(r'<svg id="chart-departments".*?</svg>', html, re.S).group(0)
+    assert "最弱" in chart and charts.WORST_COLOUR in chart
+
+    projects = re.search(r'id="project-table">.*?</table>', html, re.S).group(0).split("<tbody>")[1]
+    keys = [(-float(a), -float(b)) for a, b in re.findall(r'<td class="n">([\d.]+)%<span[^>]*>[^<]*</span></td>'
+                                                            r'<td class="n">([\d.]+)</td>', projects)]
+    assert len(keys) == summary["projects"] and keys == sorted(keys)
+    assert "最高风险" not in projects
+
+
+def test_no_department_is_marked_when_nothing_is_flagged(scored):
+    clean = scored.assign(**{f: 0 for f in FLAGS})
+    html = render_html(clean, SUMMARY_FACTS)
+    assert "worst-badge\">最弱" not in html and "class=worst" not in html
+
+
+# --------------------------------------------------------------------------- workbook orders
+def test_xlsx_document_order_on_request_and_a_bad_order(tmp_path, scored):
+    path = write_xlsx(scored, SUMMARY_FACTS, tmp_path / "doc.xlsx", order="document")
+    ws = openpyxl.load_workbook(path)["评分结果"]
+    en = [c.value for c in ws[2]]
+    names = [r[en.index("row_id")].value for r in ws.iter_rows(min_row=3)]
+    assert names == [v or None for v in scored["row_id"]]
+    assert ws.auto_filter.ref.startswith("A2:")
+    with pytest.raises(InputError, match="xlsx order must be one of risk, document"):
+        write_xlsx(scored, SUMMARY_FACTS, tmp_path / "bad.xlsx", order="alphabet")
+    summary = openpyxl.load_workbook(path)["汇总"]
+    marked = [r for r in summary.iter_rows(values_only=True) if "最弱：问题比例最高" in r]
+    assert len(marked) == 1

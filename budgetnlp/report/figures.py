@@ -20,10 +20,10 @@ from ..schema import FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
 from .labels import FLAG_LABELS, NO_DEPARTMENT, NO_PROJECT, P_COLUMNS
 
 HIST_BINS = 10
-#: The columns summarize() reads: what the batch scorer loads from the whole run's parquet
-#: (value_issue and extract_warning only where the run has them).
-SUMMARY_COLUMNS = ["doc_id", "source_path", "department", "year", "project_code", "project_name", *FLAGS,
-                   "metric_type", "suggested_metric_type", "value_issue", "extract_warning", "risk"]
+#: The columns summarize() reads: what the batch scorer should load from the whole run's parquet
+#: (value_issue and extract_warning only where the run has them; project_budget for by_project).
+SUMMARY_COLUMNS = ["doc_id", "source_path", "department", "year", "project_code", "project_name", "project_budget",
+                   *FLAGS, "metric_type", "suggested_metric_type", "value_issue", "extract_warning", "risk"]
 VALUE_COLUMNS = ["value_op", "value_number", "value_low", "value_high", "value_unit", "value_deadline", "value_issue"]
 _NUMERIC_COLUMNS = [*P_COLUMNS, "risk", "value_number", "value_low", "value_high", "project_budget"]
 _PROJECT_FIELDS = ["_dept", "project_code", "project_name", "project_budget", "year", "doc_id", "source_path"]

@@ -24,9 +24,7 @@ _MODEL = re.compile(r"^模型判断为(.+?)（概率([0-9.]+)）(?:，主要依�
 
 @lru_cache(maxsize=65_536)
 def _value_key(reason: str) -> str | None:
-    """The value a value reason is about ("指标值…“X”…" → X), else None."""
-    if not reason.startswith("指标值"):
-        return None
+    """The value a value reason (指标值…) is about: "指标值…“X”…" → X, else None."""
     quoted = _QUOTED.search(reason)
     return quoted.group(1) if quoted else None
 
@@ -44,6 +42,8 @@ def _model_parts(reason: str) -> tuple[str, str, tuple[str, ...]] | None:
 def compact(reasons: list[str]) -> list[str]:
     """A row's reasons said once: exact repeats and same-value value reasons dropped, the model's
     per-flag lines merged into one ("模型判断：模糊 0.94、套话 0.87；依据词语：“提升”…")."""
+    if len(reasons) < 2:
+        return list(reasons)
     out: list[str] = []
     seen: set[str] = set()
     values: set[str] = set()
@@ -53,16 +53,18 @@ def compact(reasons: list[str]) -> list[str]:
         if reason in seen:
             continue
         seen.add(reason)
-        parts = _model_parts(reason)
-        if parts is not None:
-            model.append(parts)
-            model_at = len(out) if model_at < 0 else model_at
-            continue
-        key = _value_key(reason)
-        if key is not None:
-            if key in values:
+        if reason.startswith("模型判断为"):
+            parts = _model_parts(reason)
+            if parts is not None:
+                model.append(parts)
+                model_at = len(out) if model_at < 0 else model_at
                 continue
-            values.add(key)
+        elif reason.startswith("指标值"):
+            key = _value_key(reason)
+            if key is not None:
+                if key in values:
+                    continue
+                values.add(key)
         out.append(reason)
     if model:
         if len(model) == 1 and not model[0][2]:
