@@ -39,6 +39,7 @@ def system_has_cjk_font(env: dict) -> bool:
 def convert(files: list[Path], work: Path) -> list[Path]:
     """Each .docx in ``files`` as a PDF beside it, by one headless LibreOffice run."""
     program = soffice()
+    work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, HOME=str(work))
     if not system_has_cjk_font(env):
         conf = work / "fonts.conf"

@@ -7,11 +7,18 @@ from pathlib import Path
 
 import fpdf  # fpdf2, from the [test] extra
 
+from .helpers import SAMPLE_FILES, SAMPLES
+
 HEADER = ["一级指标", "二级指标", "三级指标", "绩效指标描述", "指标值", "指标值确定依据"]
 WIDTHS = (22, 26, 34, 50, 30, 28)
 
 
-def new_pdf(font: Path, page_numbers: bool = True):
+def samples_text() -> str:
+    """All the samples' text: what a test font needs to cover for PDFs of the samples' rows."""
+    return "".join((SAMPLES / name).read_text(encoding="utf-8") for name in SAMPLE_FILES.values())
+
+
+def new_pdf(font: Path, page_numbers: bool = True, page_format="A4"):
     class Document(fpdf.FPDF):
         def footer(self) -> None:
             if page_numbers:
@@ -19,7 +26,7 @@ def new_pdf(font: Path, page_numbers: bool = True):
                 self.set_font("cjk", size=8)
                 self.cell(0, 5, f"- {self.page_no()} -", align="C")
 
-    pdf = Document(format="A4")
+    pdf = Document(format=page_format)
     pdf.add_font("cjk", "", str(font))
     pdf.set_font("cjk", size=9)
     pdf.set_auto_page_break(True, margin=18)
@@ -100,3 +107,56 @@ def build_pdf(doc: dict, path: Path, font: Path, **options) -> Path:
         pdf.ln(6)
     pdf.output(str(path))
     return path
+
+
+def layouts_text(layouts) -> str:
+    """Every text the zoo's ``layouts`` print (for a test font that covers them)."""
+    from .zoo import Grid, Para, document
+
+    parts = []
+    for layout in layouts:
+        for block in document(layout):
+            if isinstance(block, Para):
+                parts.append(block.text)
+            elif isinstance(block, Grid):
+                parts += [block.caption, *(cell for row in block.rows for cell in row)]
+    return "".join(parts)
+
+
+def render_pdf(layout, path: Path, font: Path, page_format="A4") -> Path:
+    """A layout of the zoo (tests/zoo.py) as a PDF drawn directly: its paragraphs as lines, its
+    grids as ruled tables (merged cells spanning rows and columns), page numbers in the footer.
+    A small ``page_format`` (fpdf2's: a name or (width, height) in mm) wraps cells more and runs
+    tables over pages."""
+    from .zoo import Grid, Para, document
+
+    pdf = new_pdf(font, page_format=page_format)
+    pdf.add_page()
+    for block in document(layout):
+        if isinstance(block, Para):
+            pdf.set_font(size=11 if block.kind == "heading" else 9)
+            pdf.multi_cell(0, 6, block.text, new_x="LMARGIN", new_y="NEXT")
+        elif isinstance(block, Grid):
+            pdf.set_font(size=9)
+            if block.caption:
+                pdf.multi_cell(0, 6, block.caption, align="C", new_x="LMARGIN", new_y="NEXT")
+            _grid_table(pdf, block)
+            pdf.ln(4)
+    pdf.output(str(path))
+    return path
+
+
+def _grid_table(pdf, grid) -> None:
+    width = max(len(row) for row in grid.rows)
+    spans = {(a, b): (c - a + 1, d - b + 1) for a, b, c, d in grid.merges}
+    covered = {(r, col) for a, b, c, d in grid.merges for r in range(a, c + 1) for col in range(b, d + 1)}
+    with pdf.table(col_widths=(1,) * width, first_row_as_headings=False, text_align="LEFT", line_height=4.5,
+                   padding=1) as table:
+        for r, cells in enumerate(grid.rows):
+            row = table.row()
+            for c, text in enumerate(cells + [""] * (width - len(cells))):
+                if (r, c) in spans:
+                    rowspan, colspan = spans[(r, c)]
+                    row.cell(text, rowspan=rowspan, colspan=colspan)
+                elif (r, c) not in covered:
+                    row.cell(text)

@@ -28,7 +28,7 @@ from budgetnlp.extract import extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
 from budgetnlp.extract.pdf import READER
 from .helpers import comparable, sample_documents
-from .pdf_builders import build_pdf, new_pdf
+from .pdf_builders import build_pdf, new_pdf, samples_text
 from .pdf_fonts import cjk_font
 
 
@@ -37,8 +37,8 @@ PROJECTS = {"004": None, "001": None, "002": 6}
 
 @pytest.fixture(scope="module")
 def font() -> Path:
-    """The test CJK font (TrueType outlines), covering any disclosure's characters."""
-    return cjk_font("glyf")
+    """The test CJK font (TrueType outlines), with the characters of the samples and of this file."""
+    return cjk_font("glyf", samples_text() + Path(__file__).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

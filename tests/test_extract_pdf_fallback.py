@@ -20,8 +20,8 @@ from budgetnlp.extract import extract, extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
 from budgetnlp.extract.pdf import READER
 
-from .helpers import SAMPLE_FILES, SAMPLES, comparable, sample_documents
-from .pdf_builders import build_pdf, new_pdf
+from .helpers import comparable, sample_documents
+from .pdf_builders import build_pdf, new_pdf, samples_text
 from .pdf_fonts import cjk_font
 
 PROJECTS = {"004": None, "002": 4}
@@ -32,11 +32,19 @@ def documents() -> dict[str, dict]:
     return sample_documents(PROJECTS)
 
 
+TEXT = samples_text() + Path(__file__).read_text(encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def cff_font() -> Path:
-    """The CID-keyed CFF test font, covering the samples' characters (quicker than all of CJK)."""
-    text = "".join((SAMPLES / name).read_text(encoding="utf-8") for name in SAMPLE_FILES.values())
-    return cjk_font("cff", text + Path(__file__).read_text(encoding="utf-8"))
+    """The CID-keyed CFF test font, with the characters of the samples and of this file."""
+    return cjk_font("cff", TEXT)
+
+
+@pytest.fixture(scope="module")
+def font() -> Path:
+    """The TrueType build of the same font, which pdfminer reads."""
+    return cjk_font("glyf", TEXT)
 
 
 def pdfminer_chars(path: Path) -> int:
@@ -64,9 +72,9 @@ def test_pdfium_lines_and_page_numbers(documents, cff_font, tmp_path):
     assert not any(re.match(r"^- \d+ -$", text) for text in texts), "page numbers are dropped"
 
 
-def test_page_of_each_font_in_one_file(documents, cff_font, tmp_path):
+def test_page_of_each_font_in_one_file(font, cff_font, tmp_path):
     """pdfium is asked only for the pages pdfminer cannot read; the others keep pdfminer's text."""
-    pdf = new_pdf(cjk_font("glyf"), page_numbers=False)
+    pdf = new_pdf(font, page_numbers=False)
     pdf.add_font("cff", "", str(cff_font))
     pdf.add_page()
     pdf.cell(text="第一页：可读的文字")
@@ -81,10 +89,10 @@ def test_page_of_each_font_in_one_file(documents, cff_font, tmp_path):
     assert [(b.text, b.page) for b in blocks] == [("第一页：可读的文字", 1), ("第二页：要由pdfium读的文字", 2)]
 
 
-def unreadable_pdf(path: Path) -> Path:
+def unreadable_pdf(path: Path, font: Path) -> Path:
     """A PDF whose only font maps its codes to nothing: the ToUnicode map and the embedded
     font program are cut out of the font's dictionaries (blanked, so the offsets stay right)."""
-    pdf = new_pdf(cjk_font("glyf"), page_numbers=False)
+    pdf = new_pdf(font, page_numbers=False)
     pdf.set_compression(False)
     pdf.add_page()
     pdf.cell(text="项目名称：无法读取的文字")
@@ -96,8 +104,8 @@ def unreadable_pdf(path: Path) -> Path:
     return path
 
 
-def test_fonts_without_readable_characters_are_unreadable_not_scanned(tmp_path):
-    path = unreadable_pdf(tmp_path / "unreadable.pdf")
+def test_fonts_without_readable_characters_are_unreadable_not_scanned(font, tmp_path):
+    path = unreadable_pdf(tmp_path / "unreadable.pdf", font)
     with pdfplumber.open(path) as opened:
         assert opened.pages[0].chars and all(c["text"].startswith("(cid:") for c in opened.pages[0].chars)
     with pytest.raises(InputError) as info:
@@ -106,11 +114,11 @@ def test_fonts_without_readable_characters_are_unreadable_not_scanned(tmp_path):
     assert "scanned" not in info.value.reason
 
 
-def test_unreadable_file_named_in_a_batch(documents, tmp_path):
+def test_unreadable_file_named_in_a_batch(documents, font, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    unreadable_pdf(folder / "bad.pdf")
-    build_pdf(documents["004"], folder / "good.pdf", cjk_font("glyf"))
+    unreadable_pdf(folder / "bad.pdf", font)
+    build_pdf(documents["004"], folder / "good.pdf", font)
     result = extract(folder)
     assert comparable(result.rows) == comparable(documents["004"]["rows"])
     assert [(Path(e.path).name, e.reason.split(":")[0]) for e in result.errors] == [("bad.pdf", "text layer unreadable")]
