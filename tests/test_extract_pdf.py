@@ -28,7 +28,7 @@ from budgetnlp.extract import extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
 from budgetnlp.extract.pdf import READER
 from .helpers import comparable, sample_documents
-from .pdf_builders import build_pdf, new_pdf, samples_text
+from .pdf_builders import HEADER, build_pdf, new_pdf, samples_text
 from .pdf_fonts import cjk_font
 
 
@@ -203,3 +203,42 @@ def test_no_indicator_table(font, tmp_path):
     assert [b.text for b in blocks] == ["某某局2024年部门预算公开说明", "一、部门职责"]
     with pytest.raises(InputError, match="no indicator table"):
         extract_file(tmp_path / "text.pdf")
+
+
+def _split_row_pdf(font, path, full_line: bool):
+    """Page 1 ends with a row whose description runs to its cell's edge (``full_line``) or stops
+    short of it; page 2 starts with a row holding only more description, then another row."""
+    widths = (24, 24, 30, 40, 24, 28)
+    pdf = new_pdf(font)
+    cell = widths[3] / sum(widths) * pdf.epw  # mm: fpdf2 spreads the widths over the page
+    per_line = int((cell - 2) / (9 * 25.4 / 72))  # CJK characters a description line holds
+    text = "实际到位资金占应到位资金" * 3
+    description = text[: 2 * per_line] if full_line else text[: 2 * per_line - 3]
+    style = dict(col_widths=widths, first_row_as_headings=False, text_align="LEFT", line_height=4.5, padding=1)
+    pdf.add_page()
+    with pdf.table(**style) as table:
+        for cells in (HEADER, ["产出指标", "数量指标", "到位率", description, "100%", "计划"]):
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.add_page()
+    with pdf.table(**style) as table:
+        for cells in (["", "", "", "的比率", "", ""], ["", "质量指标", "合格率", "验收合格的比率", "≥95%", "标准"]):
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.output(str(path))
+    return description
+
+
+def test_row_split_by_page_break_is_joined(font, tmp_path):
+    description = _split_row_pdf(font, tmp_path / "split.pdf", full_line=True)
+    [table] = [b for b in READER.read(tmp_path / "split.pdf") if isinstance(b, Table)]
+    assert [squash(row[3]) for row in table.rows] == ["绩效指标描述", description + "的比率", "验收合格的比率"]
+    assert table.row_pages == [1, 1, 2]
+
+
+def test_row_ending_short_of_its_edge_is_not_joined(font, tmp_path):
+    description = _split_row_pdf(font, tmp_path / "whole.pdf", full_line=False)
+    [table] = [b for b in READER.read(tmp_path / "whole.pdf") if isinstance(b, Table)]
+    assert [squash(row[3]) for row in table.rows] == ["绩效指标描述", description, "的比率", "验收合格的比率"]

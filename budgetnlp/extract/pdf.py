@@ -237,7 +237,7 @@ def _has_fonts(resources, depth: int = 0) -> bool:
     for form in forms.values() if isinstance(forms, dict) and depth < 3 else ():
         form = resolve1(form)
         attrs = getattr(form, "attrs", {})
-        if resolve1(attrs.get("Subtype")) and resolve1(attrs["Subtype"]).name == "Form":
+        if getattr(resolve1(attrs.get("Subtype")), "name", None) == "Form":
             if _has_fonts(attrs.get("Resources"), depth + 1):
                 return True
     return False
