@@ -53,6 +53,7 @@ VAGUE_RATE = re.compile(r"(?:影响|保障|提升|效果|作用|效益|效)率")
 PAYMENT_RATE = re.compile(r"(?:费|费用|补贴|补助|资金|经费|工资|利息|金)保障率")
 #: an action applied to a set of objects: its percent is the share of objects done (风险分级 100%)
 ACTION_ON_OBJECTS = re.compile(r"(?:分级|检查|检测|抽检|监测|登记|评估|排查|整改|处置|建档|录入|公示|备案|审核|核查|普查)$")
+DIRECTION = re.compile(r"进一步|逐步|不断|持续|提高|提升|改善|增强|加强|优化")
 IMPROVEMENT = re.compile(r"提升|改善|完善|提高|增强|改观|优化|得到改善|效果")
 DISCRETE_EVENT = re.compile(r"验收|通过|建成|开通|按期|竣工|签订|上线|完成")
 COST_WORDS = re.compile(r"预算|成本|金额|元|标准|价格|费用|费|控制|资金|单价|经费|比价|支出|投入|节约")
@@ -66,7 +67,7 @@ COST_RATE = re.compile(r"控制率|节约率|成本率|执行率|控制")
 #: and payment rates, completion rates, counts of people served or trained
 OUTPUT_IN_EFFECT = re.compile(
     r"(?:发放|拨付|支付|兑付|到位)(?:率|人数|户数)|发放补贴|结案率|开展比率|完成率|慰问款|补贴人数|培训人[数次]"
-    r"|(?:补贴|补助|资金|费用|费|利息|工资|金)\w{0,2}保障率"
+    r"|(?:补贴|补助|资金|费用|费|利息|工资|金)\w{0,2}(?:保障|覆盖)率"
 )
 SOCIAL_IN_ECONOMIC = re.compile(r"公共服务|服务水平|民生|和谐|劳动关系|发放|社会稳定|保障水平|人数|人次")
 ECONOMIC_WORDS = re.compile(r"增收|收入|产值|节约|经济效益|税|利润|投资")
@@ -234,7 +235,21 @@ def undefined_improvement_unmeasurable(v: RowView) -> str | None:
 
 @labeling_function("vague", vote=0)
 def placeholder_is_not_vague(v: RowView) -> str | None:
-    return "占位表述不算模糊" if v.parsed.issue == "placeholder" else None
+    if v.parsed.issue == "placeholder" and not _scale_with_direction(v):
+        return "占位表述不算模糊"
+    return None
+
+
+def _scale_with_direction(v: RowView) -> bool:
+    """A listed scale (高中低) as the value of a name that states a direction (进一步提高…)."""
+    return v.parsed.metric_type == "grade" and v.parsed.issue == "placeholder" and bool(DIRECTION.search(v.name))
+
+
+@labeling_function("vague")
+def scale_under_a_direction(v: RowView) -> str | None:
+    if _scale_with_direction(v):
+        return f"“{v.shown_name}”只说明方向，指标值“{v.shown_value}”列出等级却未选定"
+    return None
 
 
 @labeling_function("vague", vote=0)

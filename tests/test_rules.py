@@ -488,3 +488,12 @@ def test_a_row_repeated_across_the_batch_is_boilerplate_evidence():
     votes = apply_rules(rows.head(1), corpus=CorpusStats({}, {}).merged(batch)).votes
     assert votes.loc[0, "repeated_in_corpus"] == 1
     assert apply_rules(rows.head(1)).votes.loc[0, "repeated_in_corpus"] == ABSTAIN  # one row alone is no evidence
+
+
+@pytest.mark.parametrize("value", ["高中低", "好/较好/一般", "优、良、中、差"])
+def test_a_listed_scale_is_unmeasurable_and_vague_only_under_a_direction(value):
+    plain = _votes(name="设备维护情况", value=value, level2="可持续影响指标")
+    assert plain.get("placeholder_value") == 1 and plain.get("placeholder_is_not_vague") == 0
+    assert "scale_under_a_direction" not in plain
+    directed = _votes(name="进一步提高群众安全感", value=value, level2="社会效益指标")
+    assert directed.get("scale_under_a_direction") == 1 and "placeholder_is_not_vague" not in directed
