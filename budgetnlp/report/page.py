@@ -486,7 +486,7 @@ def _weakest(frame: pd.DataFrame, stats: dict, top_rows: int, shared: dict, own:
     if more:
         where = "scored.csv / scored.parquet、" if len(frame) < stats["rows"] else "下方“六、项目明细”、"
         note += (
-            f"，另有 {more:,} 条未列出：见 {where}scored.xlsx 的“评分结果”工作表（按风险从高到低排列，可筛选），"
+            f"，另有 {more:,} 条未列出：见{where}scored.xlsx 的“评分结果”工作表（按风险从高到低排列，可筛选），"
             "或导入审核应用逐条审核（budgetnlp review import 输出文件夹）。"
         )
     else:
