@@ -27,7 +27,7 @@ def test_grams_and_queries():
 
 def _found(conn, query_key: str, indexed: bool) -> set[str]:
     s = db.row_search
-    conditions = [s.c.text.like(service._like(query_key), escape="\\")]
+    conditions = [s.c.text.like(service.like(query_key), escape="\\")]
     if indexed and (candidates := fulltext.candidates(query_key)) is not None:
         conditions.append(candidates)
     return set(conn.execute(sa.select(s.c.row_id).where(*conditions)).scalars())

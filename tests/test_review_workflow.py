@@ -78,6 +78,16 @@ def test_enter_saves_and_moves_to_the_next_row_with_its_position(app, alice):
     assert "第 4 / 278 条" in third
 
 
+def test_position_deep_in_a_queue_is_counted_up_to_a_cap(app, alice, monkeypatch):
+    from budgetnlp.review import queue
+
+    ids = [r["row_id"] for r in first_rows(alice, 10)]
+    monkeypatch.setattr(queue, "POSITION_CAP", 3)
+    assert "第 3 / 278 条" in alice.get(f"/rows/{ids[2]}").text
+    assert "第 3 条以后 / 共 278 条" in alice.get(f"/rows/{ids[9]}").text
+    assert alice.get(f"/api/rows/{ids[9]}").json()["nav"]["before"] == 3
+
+
 def test_undo_restores_the_row_and_keeps_the_history(app, engine, alice, bob):
     row_id = first_rows(alice)[0]["row_id"]
     before = service.get_row(engine, row_id)

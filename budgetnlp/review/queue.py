@@ -286,8 +286,13 @@ def neighbours(engine: sa.Engine, query: QueueQuery, row_id: str, user_id: int |
         return neighbours_on(conn, query.check(), row_id, user_id)
 
 
+#: rows ahead of a row counted at most (a count walks that many index entries at worst)
+POSITION_CAP = 2000
+
+
 def neighbours_on(conn, query: QueueQuery, row_id: str, user_id, key=None) -> dict:
-    """{"prev", "next", "before"}: ``before`` counts the filtered rows ahead of this one."""
+    """{"prev", "next", "before"}: ``before`` counts the filtered rows ahead of this one, up to
+    POSITION_CAP."""
     t = _base(query)
     key_column = t.c.margin if query.sort == "uncertainty" else t.c.risk
     if key is None:
@@ -309,7 +314,10 @@ def neighbours_on(conn, query: QueueQuery, row_id: str, user_id, key=None) -> di
     after, before = _keyset(query, key_column, t.c.row_id, key, row_id)
     nxt = conn.execute(sa.select(t.c.row_id).where(*where, after).order_by(*order(query)).limit(1)).scalar()
     prev = conn.execute(sa.select(t.c.row_id).where(*where, before).order_by(*order(query, reverse=True)).limit(1)).scalar()
-    ahead = conn.execute(sa.select(sa.func.count()).select_from(t).where(*where, before)).scalar() if prev else 0
+    ahead = 0
+    if prev:  # counted up to POSITION_CAP: the position of a row deep in a large queue is shown as "beyond"
+        ahead = conn.execute(sa.select(sa.func.count()).select_from(
+            sa.select(t.c.row_id).where(*where, before).limit(POSITION_CAP).subquery())).scalar()
     return {"prev": prev, "next": nxt, "before": int(ahead)}
 
 

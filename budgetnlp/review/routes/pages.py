@@ -63,7 +63,8 @@ def row_context(request: Request, row_id: str, query: QueueQuery) -> dict:
     view = rows.row_view(request.app.state.engine, row_id, query, request.state.user)
     total = _counts(request, query)["total"]
     return {**view, "query": query, "conflict": None, "pending": None, "error": None, "flash": _flash(request),
-            "last_save": request.session.get("last_save"), "position": view["nav"]["before"] + 1, "total": total}
+            "last_save": request.session.get("last_save"), "position": view["nav"]["before"] + 1, "total": total,
+            "position_cap": queue.POSITION_CAP}
 
 
 @router.get("/rows/{row_id}", response_class=HTMLResponse)
