@@ -10,6 +10,7 @@ locality sources listed in evaluation/holdout_sources.txt are left out unless
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -61,7 +62,13 @@ def main() -> None:
     parser.add_argument("--include-holdout", action="store_true", help="add the held-out locality sources")
     args = parser.parse_args()
     files = args.annotations or default_annotation_files()
-    gold = load_gold(files, args.include_holdout)
+    try:
+        gold = load_gold(files, args.include_holdout)
+        missing = {"value", "name", "level2", "year", "metric_type"} - set(gold.columns)
+        if missing:
+            raise ValueError(f"not a gold file: missing columns {', '.join(sorted(missing))}")
+    except (OSError, ValueError, KeyError, pd.errors.ParserError) as error:
+        sys.exit(f"parser_report: {', '.join(map(str, files))}: {error}")
     got = [
         parse_value(r["value"], name=r["name"], level2=r["level2"], year=r["year"]).metric_type
         for r in gold.to_dict("records")

@@ -245,3 +245,17 @@ def test_one_chosen_level_stays_a_plain_grade(word):
 ])
 def test_template_placeholders_in_names_give_their_unit_as_the_hint(name, expected):
     assert parse_value("120", name=name).metric_type == expected
+
+
+@pytest.mark.skipif(not LOCALITIES.is_file(), reason="gold_localities.csv is not in this checkout")
+def test_parser_report_leaves_the_holdout_out():
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "evaluation/parser_report.py"], cwd=ROOT, capture_output=True, text=True,
+                          encoding="utf-8", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^locality\s+\d\.\d{3}\s+\(\d+/\d+ rows, \d+ groups\)$", proc.stdout, re.M)
+    held_out = HOLDOUT.read_text(encoding="utf-8").split() if HOLDOUT.is_file() else []
+    assert held_out and not any(re.search(rf"^{source}\s", proc.stdout, re.M) for source in held_out)
