@@ -134,6 +134,7 @@ HEADER_SYNONYMS = {
     "nature": ("指标性质",),
     "period": ("实施周期指标值", "中期指标值"),
     "score": ("分值", "权重"),
+    "serial": ("序号", "编号"),
 }
 VALUE_STYLES = ("one", "split", "words", "period", "self_eval")
 LEVEL_STYLES = ("merged", "repeated", "blank")
@@ -181,6 +182,8 @@ def _build(choose, formats=FORMATS) -> Layout:
     projects = []
     for i in range(min(count, len(pool))):
         project = pool[(start + i) % len(pool)]
+        if any(p.name == project.name for p in projects):
+            continue  # two projects of one name differ by their code only, which most layouts omit
         keep = choose((2, 3, 4, 6))
         projects.append(replace(project, rows=project.rows[:keep]))
     value_style = choose(VALUE_STYLES)
@@ -196,7 +199,7 @@ def _build(choose, formats=FORMATS) -> Layout:
         value_style = value_style if value_style != "self_eval" else "one"
     places = ("document", "label_row", "paragraph") if context not in ("flat",) else ("document", "label_row")
     department_place = choose(places)
-    columns: list[str] = ["level1", "level2", "name"]
+    columns: list[str] = ["serial", "level1", "level2", "name"] if choose((False, False, True)) else ["level1", "level2", "name"]
     value_cols = {
         "one": ["value"],
         "split": ["op", "value", "unit"],
@@ -362,6 +365,8 @@ def _cell_value(layout: Layout, name: str, row: Row, index: int) -> str:
         return row.basis
     if name == "score":
         return str(5 + index % 3)
+    if name == "serial":
+        return str(index + 1)
     if name == "actual":
         return row.value.replace("≥", "").replace("≤", "") or "完成"
     if name == "points":
@@ -386,7 +391,10 @@ def _indicator_grid(layout: Layout, project: Project, top: list[list[str]], flat
     merges: list[tuple[int, int, int, int]] = []
     shift = layout.header_shift
     lead = ["序号", "指标类型", "栏目"][: max(shift, 0)]
-    rows.append(lead + [label for label, _ in flat_columns] + [layout.header(c) for c in layout.columns])
+    labels = [layout.header(c) for c in layout.columns]
+    if layout.multi_paragraph:  # narrow columns: "三级\n指标"
+        labels = [label[:2] + "\n" + label[2:] if len(label) >= 4 else label for label in labels]
+    rows.append(lead + [label for label, _ in flat_columns] + labels)
     start = len(rows)
     base = len(flat_columns)
     level_cols = {name: base + layout.columns.index(name) for name in ("level1", "level2")}
@@ -532,7 +540,8 @@ def render_text(layout: Layout, path: Path) -> Path:
         else:
             if block.caption:
                 parts.append(block.caption + "\n\n")
-            header = next((i for i, row in enumerate(block.rows) if layout.header("name") in row), len(block.rows))
+            name_header = squash(layout.header("name"))
+            header = next((i for i, row in enumerate(block.rows) if name_header in map(squash, row)), len(block.rows))
             rows = []
             for r, row in enumerate(block.rows):
                 cells = row
