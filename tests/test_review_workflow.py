@@ -187,6 +187,9 @@ def test_queue_shows_uncertainty_highlights_and_fresh_counts(database_url, runs)
     alice.post(f"/rows/{row_id}", data={"csrf_token": token, "base_version": "0", "metric_type": row["labels"]["metric_type"],
                                         "suggested_metric_type": row["labels"]["suggested_metric_type"]})
     assert "未审 277" in alice.get("/queue").text and "已审 1" in alice.get("/queue").text
+    second = first_rows(alice, 2)[1]["row_id"]
+    assert save(alice, second, decision_body(row_state(alice, second))).status_code == 200  # over the JSON API
+    assert alice.get("/api/queue").json()["counts"]["reviewed"] == 2
     app.state.engine.dispose()
 
 

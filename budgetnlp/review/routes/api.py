@@ -3,6 +3,7 @@ Basic credentials; writes by session also need the X-CSRF-Token header."""
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -38,6 +39,13 @@ def filters(
                       status=status, q=q, page=page, per_page=per_page, reveal=reveal)
 
 
+def _saved(request: Request, result):
+    """A session's own save: its next queue counts are computed fresh (see CountCache)."""
+    if request.state.auth == "session":
+        request.session["saved_at"] = time.time()
+    return result
+
+
 @router.get("/me", summary="当前登录用户（会话登录时附 CSRF 令牌，供 JSON 写操作使用）")
 def me(request: Request):
     user = request.state.user
@@ -49,7 +57,8 @@ def me(request: Request):
 
 @router.get("/queue", summary="审核队列的一页，附各状态的行数")
 def api_queue(request: Request, query: QueueQuery = Depends(filters)):
-    return queue.queue(request.app.state.engine, query, request.state.user, request.app.state.queue_cache)
+    return queue.queue(request.app.state.engine, query, request.state.user, request.app.state.queue_cache,
+                       newer_than=request.session.get("saved_at"))
 
 
 @router.get("/rows/{row_id}", summary="一行：模型预测、当前判断与版本、同项目各行、审核历史（未审过时不显示他人判断）")
@@ -68,18 +77,18 @@ def api_row_history(request: Request, row_id: str, reveal: bool = False):
 @router.post("/rows/{row_id}/decision", response_model=SaveOut, responses=CONFLICT,
              summary="保存一行的判断（base_version 过期时返回 409）")
 def api_save(request: Request, row_id: str, body: DecisionIn, user: ApiWriter):
-    return decisions.save_decision(request.app.state.engine, user, row_id, body.to_service(), "api")
+    return _saved(request, decisions.save_decision(request.app.state.engine, user, row_id, body.to_service(), "api"))
 
 
 @router.post("/undo", response_model=UndoOut, responses=CONFLICT, summary="撤销自己的一次保存（其后无人保存过该行时）")
 def api_undo(request: Request, body: UndoIn, user: ApiWriter):
-    return decisions.undo_decision(request.app.state.engine, user, body.decision_id)
+    return _saved(request, decisions.undo_decision(request.app.state.engine, user, body.decision_id))
 
 
 @router.post("/bulk", response_model=list[SaveOut], responses=CONFLICT,
              summary="批量标注：给筛选结果的每一行同一个判断（每行一条审核记录）")
 def api_bulk(request: Request, body: BulkIn, user: ApiWriter, query: QueueQuery = Depends(filters)):
-    return decisions.bulk_decide(request.app.state.engine, user, query, body.template(), body.expected, body.note)
+    return _saved(request, decisions.bulk_decide(request.app.state.engine, user, query, body.template(), body.expected, body.note))
 
 
 @router.get("/projects/{key}", summary="一个项目的全部行")
@@ -95,7 +104,7 @@ def api_project_save(request: Request, key: str, body: BatchIn, user: ApiWriter)
     outside = [d.row_id for d in body.decisions if d.row_id not in known]
     if outside:
         raise ValidationError(f"rows not in this project: {', '.join(outside[:10])}")
-    return decisions.save_decisions(engine, user, [(d.row_id, d.to_service()) for d in body.decisions], "api")
+    return _saved(request, decisions.save_decisions(engine, user, [(d.row_id, d.to_service()) for d in body.decisions], "api"))
 
 
 @router.get("/history", summary="全部行中最新的审核记录")
