@@ -372,6 +372,8 @@ def measurable_value(v: RowView) -> str | None:
 # ---------------------------------------------------------------- boilerplate
 @labeling_function("boilerplate")
 def generic_phrase(v: RowView) -> str | None:
+    if _value_names_project(v):  # 提高效率 → 提高固定资产使用效率 names its object
+        return None
     for phrase in GENERIC_PHRASES:
         if phrase in v.value or v.name == phrase:
             return f"“{phrase}”是通用套话，可原样出现在任何项目中"
@@ -381,7 +383,7 @@ def generic_phrase(v: RowView) -> str | None:
 @labeling_function("boilerplate")
 def generic_satisfaction(v: RowView) -> str | None:
     group = _satisfaction_group(v.name)
-    if group is not None and group in GENERIC_GROUPS:
+    if group is not None and group in GENERIC_GROUPS and not _described_group(v):
         return f"满意度指标“{v.shown_name}”未指明具体的服务对象群体"
     return None
 
@@ -391,7 +393,17 @@ def named_group_satisfaction(v: RowView) -> str | None:
     group = _satisfaction_group(v.name)
     if group is not None and group not in GENERIC_GROUPS:
         return f"满意度指明了对象“{group}”"
+    described = _described_group(v)
+    if group is not None and described:
+        return f"满意度的说明指明了对象“{described}”"
     return None
+
+
+def _described_group(v: RowView) -> str | None:
+    """The concrete group a satisfaction row's description names (接受就餐职工对…的满意程度)."""
+    clause = next((c for c in re.split(r"[,，。;；:：、]", v.description) if "满意" in c), "")
+    group = _satisfaction_group(re.sub(r"^(?:接受|参与|反映)", "", clause))
+    return group if group and group not in GENERIC_GROUPS and len(group) >= 2 else None
 
 
 def _is_rate(name: str) -> bool:
@@ -406,7 +418,21 @@ def _value_is_specific(v: RowView) -> bool:
         return True
     if p.deadline and not p.deadline.endswith("12-31"):
         return True
-    return p.metric_type == "text" and len(specific_words(v.value)) >= 2
+    if p.metric_type != "text":
+        return False
+    words = specific_words(v.value)
+    for word in VAGUE_WORDS:
+        words = words.replace(word, "")
+    return len(words) >= 3
+
+
+def _value_names_project(v: RowView) -> bool:
+    """The value, without its generic phrases, shares words with the project's name, fund use or
+    goals (吸引人才，促进经济发展 in 人才扶持资金): it names this project's object."""
+    value = v.value
+    for phrase in GENERIC_PHRASES:
+        value = value.replace(phrase, "|")
+    return bool(_bigrams(value) & _bigrams(v.context))
 
 
 def _generic_row(v: RowView, name: str) -> bool:
@@ -479,7 +505,9 @@ def year_end_deadline(v: RowView) -> str | None:
 
 @labeling_function("boilerplate")
 def repeated_in_corpus(v: RowView) -> str | None:
-    if v.repeats >= 3:
+    # the count is a sign, the definition is the test (LABELS.md): a row whose description names
+    # this project's object is not filler however often its name and value recur
+    if v.repeats >= 3 and is_generic_name(v.description):
         return f"同一指标“{v.shown_name}＝{v.shown_value}”出现在{v.repeats}个项目中（{v.repeat_docs}份文件）"
     return None
 

@@ -497,3 +497,26 @@ def test_a_listed_scale_is_unmeasurable_and_vague_only_under_a_direction(value):
     assert "scale_under_a_direction" not in plain
     directed = _votes(name="进一步提高群众安全感", value=value, level2="社会效益指标")
     assert directed.get("scale_under_a_direction") == 1 and "placeholder_is_not_vague" not in directed
+
+
+def test_a_description_that_names_the_group_makes_satisfaction_specific():
+    generic = _votes(name="服务对象满意度", value="≥90%", level2="服务对象满意度指标", description="服务对象满意度")
+    assert generic.get("generic_satisfaction") == 1
+    named = _votes(name="服务对象满意度", value="≥90%", level2="服务对象满意度指标",
+                   description="接受就餐职工对职工食堂提供服务的满意程度。")
+    assert "generic_satisfaction" not in named and named.get("named_group_satisfaction") == 0
+    survey = _votes(name="群众满意度", value="≥90%", level2="服务对象满意度指标",
+                    description="受益群体调查中，满意和比较满意的人数占全部调查人数的比率")
+    assert survey.get("generic_satisfaction") == 1  # the survey clause names no group
+
+
+def test_a_generic_phrase_whose_value_names_the_project_object_is_not_filler():
+    assert _votes(name="提高效率", value="提高效率", project_name="固定资产维修费").get("generic_phrase") == 1
+    assert "generic_phrase" not in _votes(name="提高效率", value="提高固定资产使用效率", project_name="固定资产维修费")
+
+
+def test_repetition_needs_a_generic_description():
+    rows = _frame(*({"name": "长期使用性", "value": "≥90%", "project_name": f"项目{i}", "description": desc}
+                    for i, desc in enumerate(["", "", "能够长期较好地满足办公楼用水用电需求。"])))
+    votes = apply_rules(rows).votes["repeated_in_corpus"].tolist()
+    assert votes == [1, 1, ABSTAIN]
