@@ -249,6 +249,27 @@ def test_throttle_is_shared_by_worker_processes_and_counts_per_address(app, data
     other.state.engine.dispose()
 
 
+def test_concurrent_guesses_on_two_workers_stop_at_the_limit(app, database_url):
+    import threading
+
+    other = create_app(database_url, count_cache_ttl=0, migrate=False)
+    statuses, lock = [], threading.Lock()
+
+    def guess(target, i):
+        status = TestClient(target).get("/api/me", headers=basic("alice", f"wrong guess {i}")).status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=guess, args=(app if i % 2 else other, i)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(statuses)) == [401, 429] and statuses.count(401) <= users.THROTTLE_NAME_LIMIT
+    assert TestClient(app).get("/api/me", headers=basic("alice", PASSWORD)).status_code == 429
+    other.state.engine.dispose()
+
+
 def test_reset_disable_and_logout_take_effect_at_once(app, engine):
     machine = client_for(app)
     assert machine.get("/api/me", headers=basic("alice", PASSWORD)).status_code == 200

@@ -164,8 +164,10 @@ def login(engine: sa.Engine, name: str, password: str, client: str = "") -> dict
         conn.execute(f.delete().where(f.c.at < since))
         attempt = conn.execute(f.insert().values(name=name, client=client, at=start)).inserted_primary_key[0]
     with engine.connect() as conn:
-        by_name = conn.execute(sa.select(sa.func.count()).where(f.c.name == name, f.c.at >= since, f.c.id <= attempt)).scalar()
-        by_client = conn.execute(sa.select(sa.func.count()).where(f.c.client == client, f.c.at >= since, f.c.id <= attempt)).scalar()
+        # every committed attempt counts, this one included: of N concurrent guesses the k-th to
+        # commit sees at least k, so no more than the limit are ever checked
+        by_name = conn.execute(sa.select(sa.func.count()).where(f.c.name == name, f.c.at >= since)).scalar()
+        by_client = conn.execute(sa.select(sa.func.count()).where(f.c.client == client, f.c.at >= since)).scalar()
     if by_name > THROTTLE_NAME_LIMIT or by_client > THROTTLE_CLIENT_LIMIT:
         raise Throttled("too many failed logins; try again later")
     user = authenticate(engine, name, password)

@@ -27,9 +27,9 @@ def filters(
     year: int | None = Query(None, ge=1900, le=2200),
     department: str | None = Query(None, max_length=200),
     project: str | None = Query(None, max_length=200),
-    flag: Literal[tuple(FLAGS)] | None = None,  # type: ignore[valid-type]
-    metric_type: MetricType | None = None,
-    status: Literal[tuple(STATUS_FILTERS)] | None = None,  # type: ignore[valid-type]
+    flag: Literal[tuple(FLAGS)] | None = Query(None),  # type: ignore[valid-type]
+    metric_type: MetricType | None = Query(None),
+    status: Literal[tuple(STATUS_FILTERS)] | None = Query(None),  # type: ignore[valid-type]
     q: str | None = Query(None, max_length=200, description="在指标名称、描述、指标值和项目中搜索的文字"),
     page: int = Query(1, ge=1, le=PAGE_MAX),
     per_page: int = Query(50, ge=1, le=PER_PAGE_MAX),
