@@ -7,7 +7,7 @@ rows-exact when every row comes back with project, department, level1, level2, n
 equal (NFKC, whitespace removed) and no extraction warning; fields-exact counts the equal
 fields over all expected rows, matched by position. Per way and per project-context kind.
 
-    python evaluation/zoo_report_pdf.py [--layouts 200] [--seed 7] [--no-libreoffice]
+    python evaluation/zoo_report_pdf.py [--layouts 120] [--seed 7] [--no-libreoffice]
 
 Writes evaluation/results/zoo_report_pdf.txt.
 """
@@ -34,6 +34,8 @@ from tests.test_layout_zoo_pdf import pdf_layouts, word_file  # noqa: E402
 from tests.zoo import FIELDS, expected_rows, field_counts, mismatches  # noqa: E402
 
 OUT = ROOT / "evaluation" / "results" / "zoo_report_pdf.txt"
+#: Word files per LibreOffice run
+BATCH = 40
 
 
 def score(cases, pdfs) -> dict[str, list[int]]:
@@ -67,7 +69,7 @@ def lines_for(way: str, totals: dict[str, list[int]], seconds: float) -> list[st
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layouts", type=int, default=200)
+    parser.add_argument("--layouts", type=int, default=120)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-libreoffice", action="store_true")
     args = parser.parse_args(argv)
@@ -80,15 +82,19 @@ def main(argv=None) -> int:
         pdfs = [render_pdf(layout, work / f"direct{i}.pdf", font, (148, 210) if page == "short" else "A4")
                 for i, (layout, page) in enumerate(cases)]
         report += lines_for("pdf drawn (fpdf2)", score(cases, pdfs), time.perf_counter() - start)
+        print("\n".join(report), flush=True)
         if not args.no_libreoffice and (shutil.which("soffice") or shutil.which("libreoffice")):
             start = time.perf_counter()
             files = [word_file(layout, work / f"word{i}.docx", page) for i, (layout, page) in enumerate(cases)]
-            pdfs = convert(files, work / "soffice")
-            report += lines_for("pdf from docx (LibreOffice)", score(cases, pdfs), time.perf_counter() - start)
+            pdfs = [pdf for first in range(0, len(files), BATCH)
+                    for pdf in convert(files[first:first + BATCH], work / "soffice")]
+            lines = lines_for("pdf from docx (LibreOffice)", score(cases, pdfs), time.perf_counter() - start)
+            print("\n".join(lines))
+            report += lines
         else:
             report.append("pdf from docx (LibreOffice): not run (no soffice, or --no-libreoffice)")
+            print(report[-1])
     text = "\n".join(report) + "\n"
-    print(text, end="")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text, encoding="utf-8")
     return 0

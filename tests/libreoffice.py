@@ -18,7 +18,8 @@ import pytest
 from .pdf_fonts import cjk_font
 
 PACKAGE = "libreoffice-writer-nogui"
-TIMEOUT = 300
+#: seconds for a LibreOffice run: a start, then each file (generous: CI machines may be busy)
+TIMEOUT_START, TIMEOUT_PER_FILE = 120, 10
 
 
 def soffice() -> str:
@@ -53,7 +54,8 @@ def convert(files: list[Path], work: Path) -> list[Path]:
     out = files[0].parent
     command = [program, f"-env:UserInstallation={(work / 'profile').as_uri()}", "--headless", "--norestore",
                "--convert-to", "pdf", "--outdir", str(out), *map(str, files)]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT, check=False)
+    timeout = TIMEOUT_START + TIMEOUT_PER_FILE * len(files)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     pdfs = [out / f"{path.stem}.pdf" for path in files]
     missing = [path.name for path in pdfs if not path.is_file()]
     assert not missing, f"LibreOffice made no PDF of {missing}: {done.stdout}\n{done.stderr}"
