@@ -82,8 +82,8 @@ PLACEHOLDER_HINT = re.compile(r"预算|政策标准|规定|比价|进度")
 GENERIC_NAME_WORDS = (
     "项目", "工程", "资金", "经费", "财政", "预算", "中央", "地方", "投资", "任务", "工作", "业务", "计划",
     "年度", "全年", "当年", "政策", "制度", "管理", "政府采购", "采购", "建设", "实施", "开展", "组织",
-    "完成", "完工", "开工", "竣工", "及时", "按时", "按期", "如期", "到位", "发放", "支付", "拨付", "执行",
-    "使用", "准确", "合格", "验收", "达标", "完好", "设施", "成本", "控制", "覆盖", "知晓", "时间", "时限",
+    "是否", "支出", "完成", "完工", "开工", "竣工", "及时", "按时", "按期", "如期", "到位", "发放", "支付", "拨付", "执行",
+    "使用", "准确", "合格", "验收", "达标", "完好", "基础设施", "设施", "环境", "状况", "成本", "控制", "覆盖", "知晓", "时间", "时限",
     "保障", "落实", "情况", "程度", "水平", "质量", "数量", "效果", "效益", "效率", "影响", "社会", "经济",
     "发展", "稳定", "和谐", "可持续", "长期", "持续", "公共", "服务", "提升", "提高", "改善", "促进", "推动",
     "增强", "加强", "规范", "总体", "整体", "相关", "各项", "目标", "指标", "率", "比率", "比例", "占比",
@@ -188,9 +188,18 @@ def specific_words(name: str) -> str:
     return _GENERIC_NAME.sub("", _NAME_NOISE.sub("", name))
 
 
+def _content(text: str) -> str:
+    """specific_words() without the vague words (确保, 维护, 明显 …) either."""
+    words = specific_words(text)
+    for word in VAGUE_WORDS:
+        words = words.replace(word, "")
+    return words
+
+
 def is_generic_name(name: str) -> bool:
-    """A name with at most one specific character left (中央预算内投资支付率 → "" ; 培训完成率 → 培训)."""
-    return len(specific_words(name)) <= 1
+    """A name with at most one specific character left once the vague words are gone too
+    (中央预算内投资支付率 → "", 确保社会和谐稳定 → ""; 培训完成率 → 培训)."""
+    return len(_content(name)) <= 1
 
 
 def _domains(text: str, which: int) -> set[str]:
@@ -230,6 +239,16 @@ def undefined_improvement_yes(v: RowView) -> str | None:
 def undefined_improvement_unmeasurable(v: RowView) -> str | None:
     if v.parsed.metric_type == "boolean" and IMPROVEMENT.search(v.name + v.description):
         return f"“{v.shown_name}”回答“是”也无从核验：改善到什么程度没有标准"
+    return None
+
+
+@labeling_function("boilerplate")
+def undefined_improvement_generic(v: RowView) -> str | None:
+    """是否提升了环境状况 → 是: a yes to an undefined improvement that names nothing of the project."""
+    if v.parsed.metric_type == "boolean" and IMPROVEMENT.search(v.name):
+        # the description often repeats the goals; it counts only where it names the project itself
+        if not (_bigrams(_content(v.name)) & _bigrams(v.context)) and not (_bigrams(v.description) & _bigrams(v.project)):
+            return f"“{v.shown_name}”是可套用于任何项目的改善判断，不含本项目内容"
     return None
 
 

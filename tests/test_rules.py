@@ -520,3 +520,20 @@ def test_repetition_needs_a_generic_description():
                     for i, desc in enumerate(["", "", "能够长期较好地满足办公楼用水用电需求。"])))
     votes = apply_rules(rows).votes["repeated_in_corpus"].tolist()
     assert votes == [1, 1, ABSTAIN]
+
+
+@pytest.mark.parametrize("name", ["确保社会和谐稳定", "维护社会稳定", "提升公共服务水平", "资金是否及时支出"])
+def test_names_of_generic_and_vague_words_only_are_generic(name):
+    from budgetnlp.rules import is_generic_name
+
+    assert is_generic_name(name)
+    assert not is_generic_name("确保敬老院" + name)
+
+
+def test_a_yes_to_an_undefined_improvement_is_filler_unless_it_names_the_project():
+    generic = _votes(name="是否提升了环境状况", value="是", level2="社会效益指标", project_name="站前广场绿化项目",
+                     description="是否提升了城市环境状况")
+    assert generic.get("undefined_improvement_generic") == 1
+    own = _votes(name="提升效果", value="是", level2="可持续影响指标", project_name="敬老院人员经费",
+                 description="保障敬老院日常工作正常运转")
+    assert "undefined_improvement_generic" not in own
