@@ -445,13 +445,16 @@ def _value_is_specific(v: RowView) -> bool:
     return len(words) >= 3
 
 
+def _without_phrases(text: str) -> str:
+    for phrase in GENERIC_PHRASES:
+        text = text.replace(phrase, "|")
+    return text
+
+
 def _value_names_project(v: RowView) -> bool:
     """The value, without its generic phrases, shares words with the project's name, fund use or
     goals (吸引人才，促进经济发展 in 人才扶持资金): it names this project's object."""
-    value = v.value
-    for phrase in GENERIC_PHRASES:
-        value = value.replace(phrase, "|")
-    return bool(_bigrams(value) & _bigrams(v.context))
+    return bool(_bigrams(_without_phrases(v.value)) & _bigrams(v.context))
 
 
 def _generic_row(v: RowView, name: str) -> bool:
@@ -533,8 +536,9 @@ def repeated_in_corpus(v: RowView) -> str | None:
 
 @labeling_function("boilerplate")
 def generic_qualitative(v: RowView) -> str | None:
+    # the value's own words must be known generic or vague words: unknown words are no evidence
     if (_is_qualitative(v) and not _has_number(v) and len(specific_words(v.name)) <= 2
-            and not (_bigrams(v.value) & _bigrams(v.context))):
+            and len(_content(_without_phrases(v.value))) <= 2 and not (_bigrams(v.value) & _bigrams(v.context))):
         return f"文字目标“{v.shown_value}”与本项目的名称和资金用途无关，可套用于任何项目"
     return None
 

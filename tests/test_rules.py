@@ -537,3 +537,18 @@ def test_a_yes_to_an_undefined_improvement_is_filler_unless_it_names_the_project
     own = _votes(name="提升效果", value="是", level2="可持续影响指标", project_name="敬老院人员经费",
                  description="保障敬老院日常工作正常运转")
     assert "undefined_improvement_generic" not in own
+
+
+@pytest.mark.parametrize("name", ["完成率", "群众满意度", "提升服务水平", "长期使用性", "培训人数"])
+@pytest.mark.parametrize("value", ["成效明显", "按进度完成", "明显提升", "≥90%"])
+@pytest.mark.parametrize("level2", ["质量指标", "时效指标", "社会效益指标"])
+def test_unknown_words_in_value_or_description_never_raise_boilerplate_or_mismatch(name, value, level2):
+    """Whether a text value is vague or unmeasurable is decided by its form; whether the row is
+    filler or misfiled must never be decided by words no lexicon knows."""
+    def flagging(**cells):
+        view = _view(name=name, level2=level2, project_name="学校食堂改造", **cells)
+        return {lf.name for lf in VOTING if lf.vote == 1 and lf.flag in ("boilerplate", "category_mismatch") and lf.fires(view)}
+
+    base = flagging(value=value, description="")
+    assert flagging(value=value + UNKNOWN, description="") <= base
+    assert flagging(value=value, description=UNKNOWN) <= base
