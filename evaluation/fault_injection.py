@@ -42,6 +42,24 @@ def _zip(members: dict[str, str | bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def malformed_docx() -> bytes:
+    """A real (python-docx) document whose document.xml is cut short: lxml's XMLSyntaxError,
+    which holds an unpicklable error log."""
+    import docx
+
+    buffer = io.BytesIO()
+    docx.Document().save(buffer)
+    source = zipfile.ZipFile(buffer)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                data = data[: len(data) // 2]
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
 def bad_inputs(folder: Path) -> list[str]:
     """Write the hostile files; returns their names (each must become one error line)."""
     sample = (SAMPLES / "004_8fe8d81b6e5c8740.txt").read_text(encoding="utf-8")
@@ -57,7 +75,7 @@ def bad_inputs(folder: Path) -> list[str]:
         "dump_named.pdf": (sample + "\n" * 9).encode("utf-8"),  # no variant's bytes: not a duplicate
         "truncated.docx": _zip({**docx, "word/document.xml": "<w:document/>" + "x" * 5000})[:300],
         "truncated.xlsx": _zip({"xl/workbook.xml": "<workbook/>" * 500})[:300],
-        "malformed_xml.docx": _zip({**docx, "word/document.xml": "<w:document><w:body><w:p>unclosed"}),
+        "malformed_xml.docx": malformed_docx(),
         "malformed_xml.xlsx": _zip({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook><sheets><bad"}),
         "bomb.docx": _zip({**docx, "word/document.xml": "<w:document><w:body>" + "<w:p/>" * 8_000_000 + "</w:body></w:document>"}),
         "other.zip.docx": _zip({"readme.txt": "not office"}),

@@ -54,14 +54,32 @@ def _zip(members: dict[str, bytes | str]) -> bytes:
     return buffer.getvalue()
 
 
+def malformed_docx() -> bytes:
+    """A real (python-docx) document whose document.xml is cut short: lxml's XMLSyntaxError,
+    which holds an unpicklable error log."""
+    import docx
+
+    buffer = io.BytesIO()
+    docx.Document().save(buffer)
+    source = zipfile.ZipFile(buffer)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                data = data[: len(data) // 2]
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
 def bad_files(folder: Path) -> dict[str, str]:
     """Unusable inputs of several kinds; returns name → expected reason."""
     (folder / "random.pdf").write_bytes(os.urandom(3000))
-    (folder / "malformed.docx").write_bytes(_zip({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document><w:body><unclosed"}))
+    (folder / "malformed.docx").write_bytes(malformed_docx())
     (folder / "truncated.xlsx").write_bytes(_zip({"xl/workbook.xml": "<workbook/>" * 200})[:200])
     text = (SAMPLES / GOOD).read_text(encoding="utf-8") + "\n\n"  # not the sample's own bytes: no duplicate
     (folder / "dump.pdf").write_text(text, encoding="utf-8")  # a text dump named .pdf
-    return {"random.pdf": "corrupt PDF", "malformed.docx": "corrupt docx", "truncated.xlsx": "corrupt xlsx",
+    return {"random.pdf": "corrupt PDF", "malformed.docx": "corrupt docx file (XMLSyntaxError", "truncated.xlsx": "corrupt xlsx",
             "dump.pdf": "corrupt PDF"}
 
 
