@@ -160,12 +160,16 @@ def evaluate(
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder whose config to evaluate (default: training/configs/default.yaml)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder (default: build from data/samples + data/annotations)."),
     out: Path = typer.Option(Path("evaluation/results"), "--out", help="Where cv_results.json and cv_summary.md go."),
-    curve: bool = typer.Option(True, "--learning-curve/--no-learning-curve", help="Also compute the learning curve."),
+    curve: bool = typer.Option(True, "--learning-curve/--no-learning-curve", help="Also compute the learning curve by training sources."),
+    provinces: bool = typer.Option(True, "--provinces/--no-provinces", help="Also run leave-one-province-out."),
+    folds: int = typer.Option(8, "--folds", min=0, help="Grouped folds (0: leave one source out)."),
+    holdout: bool = typer.Option(False, "--include-holdout/--exclude-holdout", help="Include the sources of evaluation/holdout_sources.txt (kept aside during development) and report them as their own line."),
+    quick: bool = typer.Option(False, "--quick", help="Development/test run: 4 folds, no province run, no learning curve."),
 ) -> None:
-    """Leave-one-document-out cross-validation on the gold rows, against two baselines."""
+    """Grouped cross-validation on the gold rows (whole sources held out), against two baselines."""
     from .config import load_config
     from .dataset import build_dataset, load_dataset_frame
-    from .evaluate import cross_validate, learning_curve, summary_table, write_results
+    from .evaluate import run_evaluation, summary_table, write_results
     from .extract import extract as run_extract
     from .training import DEFAULT_CONFIG, REPO
 
@@ -175,12 +179,14 @@ def evaluate(
         frame = load_dataset_frame(data)
     else:
         frame = build_dataset(run_extract([REPO / "data" / "samples"]).rows, [REPO / "data" / "annotations"], seed=cfg.seed)
-    results = cross_validate(frame, cfg)
-    points = learning_curve(frame, cfg) if curve else None
-    write_results(results, points, out)
+    if quick:
+        folds, provinces, curve = 4, False, False
+    results, by_province, points = run_evaluation(frame, cfg, folds=folds, include_holdout=holdout,
+                                                  provinces=provinces, curve=curve)
+    write_results(results, points, out, by_province)
     typer.echo(summary_table(results))
     if points:
-        typer.echo("\nlearning curve (training fraction → macro-F1): " + ", ".join(f"{p['fraction']:.2f} → {p['macro_f1']:.3f}" for p in points))
+        typer.echo("\nlearning curve (training sources → macro-F1): " + ", ".join(f"{p['training_sources']} → {p['macro_f1']:.3f}" for p in points))
     typer.echo(f"results → {out}", err=True)
 
 

@@ -20,7 +20,22 @@ class TrainConfig:
     c: float = 3.0
     #: calibration of flag probabilities: "sigmoid" (Platt) or "isotonic"
     calibration: str = "sigmoid"
+    #: grouped folds (whole documents/sources) of each flag's calibration
     calibration_folds: int = 3
+    #: calibrate on grouped folds (whole sources held out) rather than stratified ones
+    calibration_grouped: bool = True
+    #: the category model's out-of-fold self-confidence over grouped folds
+    category_grouped: bool = True
+    #: grouped folds of the out-of-fold probabilities each flag's threshold is chosen on
+    threshold_folds: int = 5
+    #: class weighting of the flag regressions: "balanced" or "none"
+    class_weight: str = "none"
+    #: a group (document, source) of n rows weighs n**power in the flag models (1: rows count
+    #: the same; 0: groups count the same)
+    group_weight_power: float = 1.0
+    #: what each flag model reads besides text: "votes" (its rules' vote summary), "rules" (its
+    #: rules one by one), "dense" (parsed value, category, repetition and overlap features)
+    flag_inputs: list[str] = field(default_factory=lambda: ["votes"])
     char_ngrams: tuple[int, int] = (1, 3)
     min_df: int = 1
     #: scale of the text blocks (words, characters) against the rule/value/category features
@@ -56,6 +71,15 @@ class TrainConfig:
         self.char_ngrams = tuple(self.char_ngrams)
         if len(self.char_ngrams) != 2 or not 1 <= self.char_ngrams[0] <= self.char_ngrams[1]:
             raise ConfigError(f"char_ngrams must be [low, high] with 1 ≤ low ≤ high, not {self.char_ngrams}")
+        if self.class_weight not in {"balanced", "none"}:
+            raise ConfigError(f"class_weight must be 'balanced' or 'none', not {self.class_weight!r}")
+        if not 0.0 <= self.group_weight_power <= 1.0:
+            raise ConfigError("group_weight_power must lie in [0, 1]")
+        unknown = set(self.flag_inputs) - {"votes", "rules", "dense"}
+        if not self.flag_inputs or unknown:
+            raise ConfigError(f"flag_inputs must be a non-empty list of votes, rules, dense (not {sorted(unknown)})")
+        if self.calibration_folds < 2 or self.threshold_folds < 2:
+            raise ConfigError("calibration_folds and threshold_folds must be at least 2")
         if not self.threshold_grid or not all(0 < t < 1 for t in self.threshold_grid):
             raise ConfigError("threshold_grid must be a non-empty list of numbers in (0, 1)")
 

@@ -136,11 +136,22 @@ class FeatureBuilder:
         matrix.sort_indices()
         return matrix
 
-    def flag_columns(self, flag: str, with_text: bool) -> np.ndarray:
-        """Columns a flag's classifier uses: that flag's rule-vote summary (whose polarity carries
-        over to unseen documents, unlike single rules or words), plus the text blocks if asked."""
-        names = self.feature_names()
-        wanted = [i for i, n in enumerate(names) if n.startswith(f"votes:{flag}:")]
+    def flag_columns(self, flag: str, with_text: bool, inputs=("votes",)) -> np.ndarray:
+        """Columns a flag's classifier uses. ``inputs``: "votes" (that flag's rule-vote summary,
+        whose polarity carries over to unseen sources), "rules" (that flag's single rules fired),
+        "dense" (the parsed value, category, repetition and overlap features); plus the text
+        blocks if asked."""
+        own_rules = {f"rule:{name}" for name in _RULES_BY_FLAG[flag]}
+        wanted = []
+        for i, name in enumerate(self.feature_names()[self.n_text:], start=self.n_text):
+            if name.startswith("votes:"):
+                keep = "votes" in inputs and name.startswith(f"votes:{flag}:")
+            elif name.startswith("rule:"):
+                keep = "rules" in inputs and name in own_rules
+            else:
+                keep = "dense" in inputs
+            if keep:
+                wanted.append(i)
         if with_text:
             wanted = list(range(self.n_text)) + wanted
         return np.array(wanted)

@@ -1,5 +1,6 @@
-"""budgetnlp.dataset: joining annotations by content, growing annotations, weak labels,
-document-grouped splits, the saved DatasetDict with its card, and `budgetnlp dataset build`."""
+"""budgetnlp.dataset: joining annotations by content, self-contained annotations (locality
+sources) as gold rows grouped by source, growing annotations, weak labels, group-wise splits, the
+saved DatasetDict with its card, and `budgetnlp dataset build`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from budgetnlp.dataset import (
     document_splits,
     load_annotations,
     load_dataset_frame,
+    province_of,
+    rows_from_annotations,
     save_dataset,
 )
 from budgetnlp.errors import InputError
@@ -29,11 +32,19 @@ from .helpers import ROOT
 
 ANNOTATIONS = ROOT / "data" / "annotations"
 GOLD = ANNOTATIONS / "gold.csv"
+LOCALITIES = ANNOTATIONS / "gold_localities.csv"
 DOC_001 = "001_7a371d8eaa1dfa6d.txt"
 
 
 def _read_gold() -> pd.DataFrame:
     return pd.read_csv(GOLD, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def _read_localities() -> pd.DataFrame:
+    return pd.read_csv(LOCALITIES, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+N_ROWS = len(_read_gold()) + len(_read_localities())  # every gold line is one row
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:
@@ -68,7 +79,8 @@ def gold() -> pd.DataFrame:
 # ---------------------------------------------------------------- join
 def test_every_row_gets_its_gold_decision(built, gold):
     assert len(gold) == 278
-    assert len(built) == 278
+    documents = built[built["source_kind"] == "document"]
+    assert len(documents) == 278 and len(built) == N_ROWS
     assert (built["label_source"] == "gold").all()
     assert built["weak_confidence"].isna().all()
     assert set(built["decided_by"]) == {"gold"}
@@ -76,10 +88,82 @@ def test_every_row_gets_its_gold_decision(built, gold):
         assert built[flag].dtype.kind == "i"
         assert set(built[flag]) <= {0, 1}
         # one gold line per row: the positives add up
-        assert int(built[flag].sum()) == int(gold[flag].astype(int).sum()), flag
+        assert int(documents[flag].sum()) == int(gold[flag].astype(int).sum()), flag
     assert set(built["metric_type"]) <= set(METRIC_TYPES)
-    assert built["metric_type"].value_counts().to_dict() == gold["metric_type"].value_counts().to_dict()
-    assert built["suggested_metric_type"].value_counts().to_dict() == gold["suggested_metric_type"].value_counts().to_dict()
+    assert documents["metric_type"].value_counts().to_dict() == gold["metric_type"].value_counts().to_dict()
+    assert documents["suggested_metric_type"].value_counts().to_dict() == gold["suggested_metric_type"].value_counts().to_dict()
+
+
+def test_locality_lines_are_gold_rows_grouped_by_source(built):
+    """Every line of gold_localities.csv (no document file) is one gold row with its labels,
+    in the group of its source_id; the samples are one group per document: 32 groups."""
+    lines = _read_localities()
+    own = built[built["source_kind"] == "locality"]
+    assert len(own) == len(lines) and (own["label_source"] == "gold").all()
+    assert (own["group"] == own["doc_id"]).all() and set(own["group"]) == set(lines["source_id"])
+    assert own.groupby("group").size().to_dict() == lines.groupby("source_id").size().to_dict()
+    for flag in FLAGS:
+        assert own.groupby("group")[flag].sum().to_dict() == lines.assign(**{flag: lines[flag].astype(int)}).groupby("source_id")[flag].sum().to_dict()
+    documents = built[built["source_kind"] == "document"]
+    assert (documents["group"] == documents["doc_id"]).all() and documents["group"].nunique() == 3
+    assert built["group"].nunique() == 3 + lines["source_id"].nunique() == 32
+    assert built["row_id"].is_unique
+    assert (own["province"] != "").all() and (documents["province"] == "").all()
+    assert own["level2_norm"].notna().all()
+
+
+def _line(source: str, name: str, value: str, **labels) -> dict:
+    flags = {flag: "0" for flag in FLAGS} | {k: str(v) for k, v in labels.items() if k in FLAGS}
+    return {"source_id": source, "locality": "甘肃省兰州市", "doc": f"{source} page", "department": "某局",
+            "year": "2024", "project_code": "", "project": "示范项目", "level1": "产出指标", "level2": "数量指标",
+            "name": name, "description": "", "value": value, "basis": "", **flags,
+            "metric_type": labels.get("metric_type", "count"), "suggested_metric_type": "count"}
+
+
+def test_rows_from_annotations_generated(tmp_path):
+    """Self-contained lines from two files: a line repeated within one file is two rows (a
+    repeated table row), the same line in a later file replaces the decision (newest wins)."""
+    first = pd.DataFrame([_line("S1", "培训人次", "280人次"), _line("S1", "培训人次", "280人次"),
+                          _line("S2", "群众满意度", "≥90%", boilerplate=1, metric_type="percent"),
+                          _line("S2", "工作成效", "明显", vague=1, unmeasurable=1, metric_type="text")])
+    later = pd.DataFrame([_line("S2", "群众满意度", "≥90%", boilerplate=0, metric_type="percent")])
+    folder = tmp_path / "annotations"
+    _write(first, folder / "a_localities.csv")
+    _write(later, folder / "b_review.csv")
+    rows = rows_from_annotations(load_annotations([folder]))
+    assert len(rows) == 4 and rows["row_id"].is_unique
+    assert rows.groupby("group").size().to_dict() == {"S1": 2, "S2": 2}
+    satisfaction = rows[rows["name"] == "群众满意度"].iloc[0]
+    assert satisfaction["boilerplate"] == "0" and satisfaction["decided_by"] == "b_review"
+    vague = rows[rows["name"] == "工作成效"].iloc[0]
+    assert (vague["vague"], vague["unmeasurable"], vague["metric_type"]) == ("1", "1", "text")
+    assert set(rows["province"]) == {"甘肃省"} and set(rows["source_kind"]) == {"locality"}
+    assert (rows["level1_norm"] == "产出指标").all() and (rows["level2_norm"] == "数量指标").all()
+
+
+def test_self_contained_lines_beside_documents(rows, gold, tmp_path):
+    """Document-joined gold and self-contained lines in one build: both gold, own groups; a
+    source id that is also a document id is refused."""
+    folder = tmp_path / "annotations"
+    _write(gold, folder / "gold.csv")
+    _write(pd.DataFrame([_line("S9", "培训人次", "280人次"), _line("S9", "课程数量", "220门")]), folder / "pages.csv")
+    built = build_dataset(rows, [folder])
+    assert len(built) == 280 and (built["label_source"] == "gold").all()
+    assert built.groupby("source_kind")["group"].nunique().to_dict() == {"document": 3, "locality": 1}
+    assert set(built.loc[built["source_kind"] == "locality", "split"]) <= set(SPLITS)
+    clash = rows["doc_id"].iloc[0]
+    _write(pd.DataFrame([_line(clash, "培训人次", "280人次")]), folder / "pages.csv")
+    with pytest.raises(InputError, match="also document ids"):
+        build_dataset(rows, [folder])
+
+
+@pytest.mark.parametrize(("locality", "province"), [
+    ("湖北省黄石市", "湖北省"), ("内蒙古自治区兴安盟扎赉特旗", "内蒙古自治区"), ("重庆市忠县", "重庆市"),
+    ("新疆生产建设兵团第一师阿拉尔市", "新疆生产建设兵团"), ("宁夏回族自治区", "宁夏回族自治区"),
+    ("香港特别行政区", "香港特别行政区"), ("", ""),
+])
+def test_province_of(locality, province):
+    assert province_of(locality) == province
 
 
 @pytest.mark.parametrize(
@@ -178,7 +262,7 @@ def test_newest_decision_wins(rows, gold, tmp_path):
     assert row["boilerplate"] == 1
     assert (row["decided_by"], row["decided_at"]) == ("alice", "2026-01-02T00:00:00")
     assert row["label_source"] == "gold"
-    assert len(out) == 278
+    assert len(out) == N_ROWS
     others = out[out["row_id"] != row["row_id"]]
     assert set(others["decided_by"]) == {"gold"}
 
@@ -310,6 +394,7 @@ def test_ten_documents():
 
 def test_built_dataset_has_grouped_splits(built):
     assert set(built["split"]) == set(SPLITS)
+    assert (built.groupby("group")["split"].nunique() == 1).all()
     assert (built.groupby("doc_id")["split"].nunique() == 1).all()
 
 
@@ -329,7 +414,7 @@ def test_saved_folder(saved, built):
     assert len(frame) == len(built)
     assert sorted(frame["row_id"]) == sorted(built["row_id"])
     meta = json.loads((saved / "meta.json").read_text(encoding="utf-8"))
-    assert meta["rows"] == 278 and meta["data_hash"] == data_hash(built)
+    assert meta["rows"] == N_ROWS and meta["data_hash"] == data_hash(built)
 
 
 def test_saved_datasetdict_loads(saved, built):
@@ -350,9 +435,11 @@ def test_saved_datasetdict_loads(saved, built):
 def test_dataset_card(saved, built):
     card = (saved / "README.md").read_text(encoding="utf-8")
     assert data_hash(built) in card
-    assert "Rows: 278; documents: 3." in card
+    assert f"Rows: {N_ROWS}; documents: 32; groups: 32." in card
+    assert "- document: 278 rows, 3 groups" in card
+    assert f"- locality: {N_ROWS - 278} rows, 29 groups" in card
     for flag in FLAGS:
-        assert f"- {flag}: {int(built[flag].sum())} of 278" in card
+        assert f"- {flag}: {int(built[flag].sum())} of {N_ROWS}" in card
     for (split, source), count in built.groupby(["split", "label_source"]).size().items():
         assert f"- {split} / {source}: {count}" in card
     for name, count in built.groupby("source_path").size().items():
@@ -384,8 +471,8 @@ def test_cli_dataset_build(tmp_path, built):
         cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "278 rows" in proc.stderr
+    assert f"{N_ROWS} rows" in proc.stderr
     card = (out / "README.md").read_text(encoding="utf-8")
     assert data_hash(built) in card
     assert all((out / f"{split}.parquet").is_file() for split in SPLITS)
-    assert len(load_dataset_frame(out)) == 278
+    assert len(load_dataset_frame(out)) == N_ROWS

@@ -136,7 +136,7 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig, name: str = "model", cor
     frame = _with_row_columns(frame)
     corpus = CorpusStats.from_rows(corpus_rows if corpus_rows is not None else frame)
     features = RowFeatures.compute(frame, corpus)
-    groups = frame["doc_id"].fillna("").astype(str).to_numpy()
+    groups = (frame["group"] if "group" in frame else frame["doc_id"]).fillna("").astype(str).to_numpy()
     backend = _backend(config).fit(frame, features, groups)
     return Model(name=name, version="unsaved", backend=backend, corpus=corpus, config=config.to_dict())
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import warnings
 import weakref
 
 import numpy as np
@@ -50,6 +51,17 @@ def _folds(y: np.ndarray, groups: np.ndarray | None, n: int, seed: int):
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
+def _group_weights(groups: np.ndarray | None, power: float) -> np.ndarray | None:
+    """Row weights giving a group of n rows a total weight ∝ n**power (1: every row counts the
+    same; 0: every group counts the same), mean 1. A few large template-heavy documents would
+    otherwise set the base rate every unseen source is judged against."""
+    if groups is None or power == 1.0:
+        return None
+    codes, counts = np.unique(groups, return_inverse=True, return_counts=True)[1:]
+    weights = counts[codes].astype(float) ** (power - 1.0)
+    return weights / weights.mean()
+
+
 class SklearnBackend:
     """Fitted feature vocabulary + per-flag calibrated classifiers + type models + category model."""
 
@@ -59,17 +71,23 @@ class SklearnBackend:
         self.config = dict(config)
 
     # ------------------------------------------------------------ training
-    def _flag_estimator(self, y: np.ndarray):
+    def _flag_estimator(self, y: np.ndarray, groups: np.ndarray | None):
+        """A logistic regression calibrated on grouped folds (whole documents/sources held out,
+        so the calibration sees unfamiliar sources as new rows will be); stratified folds only
+        when the groups cannot give every fold both classes."""
         c = self.config
-        base = LogisticRegression(C=c["c"], class_weight="balanced", max_iter=2000, solver="liblinear")
-        folds = _folds(y, None, c["calibration_folds"], c["seed"])
+        base = LogisticRegression(C=c["c"], class_weight=None if c.get("class_weight") == "none" else "balanced", max_iter=2000, solver="liblinear")
+        folds = _folds(y, groups, c["calibration_folds"], c["seed"])
+        if not c.get("calibration_grouped", True) or (folds is not None and not all(len(set(y[train])) == 2 for train, _ in folds)):
+            folds = _folds(y, None, c["calibration_folds"], c["seed"])
         if folds is None:
             return base
-        cv = StratifiedKFold(n_splits=len(folds), shuffle=True, random_state=c["seed"])
-        return CalibratedClassifierCV(base, method=c["calibration"], cv=cv)
+        return CalibratedClassifierCV(base, method=c["calibration"], cv=folds)
 
-    def _fit_category_model(self, rows: pd.DataFrame) -> np.ndarray:
-        """Fit text → level2_norm on every row; return each row's out-of-fold self-confidence."""
+    def _fit_category_model(self, rows: pd.DataFrame, groups: np.ndarray | None = None) -> np.ndarray:
+        """Fit text → level2_norm on every row; return each row's out-of-fold self-confidence,
+        over grouped folds when groups are given (a source's own rows would make the category
+        look surer than it will on an unseen source)."""
         labels = rows["level2_norm"].fillna("").astype(str).to_numpy()
         text = _category_text(rows)
         model = make_pipeline(
@@ -84,11 +102,13 @@ class SklearnBackend:
         model.fit(text, labels)
         self.category_model_ = model
         self.category_classes_ = list(model.classes_)
-        folds = _folds(labels, None, 5, self.config["seed"])
+        folds = _folds(labels, groups if self.config.get("category_grouped", False) else None, 5, self.config["seed"])
         if folds is None:
             proba = model.predict_proba(text)
         else:
-            proba = cross_val_predict(model, text, labels, cv=folds, method="predict_proba")
+            with warnings.catch_warnings():  # a grouped fold may lack a rare category: its probability is 0 there
+                warnings.filterwarnings("ignore", message="Number of classes in training fold", category=RuntimeWarning)
+                proba = cross_val_predict(model, text, labels, cv=folds, method="predict_proba")
         index = {label: i for i, label in enumerate(self.category_classes_)}
         self_conf = np.array([proba[i, index[label]] for i, label in enumerate(labels)])
         for label in self.category_classes_:
@@ -116,7 +136,7 @@ class SklearnBackend:
     def _fit(self, frame: pd.DataFrame, features: RowFeatures, groups: np.ndarray | None) -> "SklearnBackend":
         c = self.config
         self.builder = FeatureBuilder(c["char_ngrams"], c["min_df"]).fit(features)
-        self_conf = self._fit_category_model(frame)
+        self_conf = self._fit_category_model(frame, groups)
         x = sparse.hstack([self.builder.transform(features), self._category_features(frame, self_conf)], format="csr")
         self.flag_models_, self.thresholds_, self.cv_proba_, self.flag_columns_ = {}, {}, {}, {}
         for flag in FLAGS:
@@ -124,8 +144,9 @@ class SklearnBackend:
             columns = self._columns(flag, x.shape[1])
             self.flag_columns_[flag] = columns
             x_flag = self._flag_matrix(x, flag)
-            self.flag_models_[flag] = self._fit_flag(x_flag, y)
-            self.thresholds_[flag], self.cv_proba_[flag] = self._choose_threshold(x_flag, y, groups)
+            weights = _group_weights(groups, c.get("group_weight_power", 1.0))
+            self.flag_models_[flag] = self._fit_flag(x_flag, y, groups, weights)
+            self.thresholds_[flag], self.cv_proba_[flag] = self._choose_threshold(x_flag, y, groups, weights)
         self.type_columns_ = self.builder.type_columns()
         x_types = x[:, self.type_columns_]
         self.suggested_model_ = self._fit_multiclass(x_types, frame["suggested_metric_type"].astype(str).to_numpy())
@@ -133,7 +154,8 @@ class SklearnBackend:
         return self
 
     def _columns(self, flag: str, width: int) -> np.ndarray:
-        columns = self.builder.flag_columns(flag, with_text=self.config["text_weight"] > 0)
+        columns = self.builder.flag_columns(flag, with_text=self.config["text_weight"] > 0,
+                                            inputs=self.config.get("flag_inputs") or ("votes",))
         if flag == "category_mismatch":  # the category model's two confident-learning columns
             columns = np.concatenate([columns, [width - 2, width - 1]])
         return columns
@@ -144,19 +166,20 @@ class SklearnBackend:
         scale = np.where(columns < self.builder.n_text, self.config["text_weight"], 1.0)
         return x[:, columns] @ sparse.diags(scale)
 
-    def _fit_flag(self, x, y):
+    def _fit_flag(self, x, y, groups=None, weights=None):
         if len(set(y)) < 2:
             return float(y[0]) if len(y) else 0.0  # a constant: nothing to learn
-        return self._flag_estimator(y).fit(x, y)
+        return self._flag_estimator(y, groups).fit(x, y, sample_weight=weights)
 
     def _fit_multiclass(self, x, y):
         if len(set(y)) < 2:
             return str(y[0])
         return LogisticRegression(C=self.config["c"] * 5, max_iter=3000).fit(x, y)
 
-    def _choose_threshold(self, x, y: np.ndarray, groups) -> tuple[float, list[float]]:
-        """The grid threshold with the best out-of-fold F1 (ties → the one nearest 0.5)."""
-        folds = _folds(y, groups, 5, self.config["seed"])
+    def _choose_threshold(self, x, y: np.ndarray, groups, weights=None) -> tuple[float, list[float]]:
+        """The grid threshold with the best out-of-fold F1 over grouped folds (ties → the one
+        nearest 0.5): whole documents/sources held out, so the threshold fits unseen sources."""
+        folds = _folds(y, groups, self.config.get("threshold_folds", 5), self.config["seed"])
         if folds is None:
             return 0.5, []
         proba = np.zeros(len(y))
@@ -164,7 +187,9 @@ class SklearnBackend:
             if len(set(y[train])) < 2:
                 proba[test] = y[train].mean()
                 continue
-            proba[test] = self._flag_estimator(y[train]).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+            inner = groups[train] if groups is not None else None
+            w = weights[train] if weights is not None else None
+            proba[test] = self._flag_estimator(y[train], inner).fit(x[train], y[train], sample_weight=w).predict_proba(x[test])[:, 1]
         best, best_f1 = 0.5, -1.0
         for t in sorted(self.config["threshold_grid"], key=lambda t: abs(t - 0.5)):
             pred = proba >= t
