@@ -828,14 +828,19 @@ def suggest_metric_type(view: RowView) -> str:
         return "percent"
     if _category(view, "成本"):
         return "percent" if p.metric_type == "percent" and COST_RATE.search(name) else "amount"
+    if p.metric_type == "boolean" and not IMPROVEMENT.search(name) and "及时" not in name:
+        return "boolean"  # a yes/no on a discrete event (已完成, 是否按期通过验收) is checkable as it is
     if _category(view, "时效"):
         if p.metric_type == "time":
             return "time"
-        return "percent" if "及时" in name and "率" in name or "按期" in name else "time"
+        timed_rate = "率" in name and bool(TIME_WORDS.search(name))  # 及时率, 按期完成率, 审限内结案率
+        return "percent" if timed_rate else "time"
     if _category(view, "质量"):
         return "percent"
     if _category(view, "数量"):
-        return "count"
+        # a rate that names its own object (课时比例, 储备到位率) stays a rate; a bare one (完成率) asks for a count
+        own_rate = p.metric_type == "percent" and _is_rate(name) and not fake and not is_generic_name(name)
+        return "percent" if own_rate else "count"
     if re.search(r"人数|户数|个数|次数|数量", name):
         return "count"
     if re.search(r"增收|收入|产值|节约", name + view.description):

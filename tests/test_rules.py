@@ -316,6 +316,12 @@ def test_missing_context_columns_do_not_break_rules():
         (dict(name="设施完好率", value="≥90%", level2="质量指标"), "percent"),
         (dict(name="受益人数", value="明显增加", level2=SOCIAL), "count"),
         (dict(name="带动农户增收", value="效果明显", level2="经济效益指标"), "amount"),
+        (dict(name="理论教育课时比例", value="70%", level2="数量指标"), "percent"),
+        (dict(name="完成率", value="≥80%", level2="数量指标"), "count"),
+        (dict(name="法定审限内结案率", value="≥95%", level2="时效指标"), "percent"),
+        (dict(name="保险资金到位率", value="≥90%", level2="时效指标"), "time"),
+        (dict(name="监管人员培训", value="已完成", level2="质量指标"), "boolean"),
+        (dict(name="是否提升了环境状况", value="是", level2=SOCIAL), "grade"),
     ],
     ids=lambda x: x if isinstance(x, str) else f"{x['name']}-{x['value']}",
 )
