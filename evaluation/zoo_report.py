@@ -76,10 +76,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     started = time.perf_counter()
-    layouts = layout_specs(args.layouts, seed=args.seed)
+    layouts = layout_specs(args.layouts, seed=args.seed, added=True)
     shifted = [
         replace(layout, header_shift=shift)
-        for layout, shift in zip(layout_specs(args.layouts // 4, seed=args.seed + 1), [1, -1, 2, -2] * args.layouts)
+        for layout, shift in zip(layout_specs(args.layouts // 4, seed=args.seed + 1, added=True), [1, -1, 2, -2] * args.layouts)
         if layout.context != "flat"
     ]
     with tempfile.TemporaryDirectory() as folder:

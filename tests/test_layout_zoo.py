@@ -53,7 +53,7 @@ def test_zoo_round_trip(fmt):
 def test_zoo_shifted_header_is_corrected_and_said(shift):
     layouts = [
         replace(layout, header_shift=shift)
-        for layout in layout_specs(40, seed=100 + shift)
+        for layout in layout_specs(40, seed=100 + shift, added=True)
         if layout.context != "flat"
     ][:12]
     for layout in layouts:
@@ -63,8 +63,11 @@ def test_zoo_shifted_header_is_corrected_and_said(shift):
 
 
 def test_specs_are_reproducible_and_varied():
-    first, again = layout_specs(60, seed=5), layout_specs(60, seed=5)
+    first, again = layout_specs(60, seed=5, added=True), layout_specs(60, seed=5, added=True)
     assert first == again
+    base = layout_specs(60, seed=5)  # the same layouts without the added dimensions
+    assert [replace(b, columns=f.columns, headers=f.headers, header_breaks=f.header_breaks) for b, f in zip(base, first)] == first
+    assert any("serial" in layout.columns for layout in first) and any(layout.header_breaks for layout in first)
     assert {layout.format for layout in first} == {"text", "docx", "xlsx", "html"}
     assert len({layout.value_style for layout in first}) == 5
     assert len({layout.context for layout in first}) >= 6

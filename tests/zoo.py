@@ -6,7 +6,8 @@ API (plain functions, usable from any test or script; nothing here touches the n
   ../shared/annotations/gold_localities.csv and the bundled samples.
 - ``layout_strategy(formats)`` → a hypothesis strategy of ``Layout`` (for ``@given``);
   ``layout_specs(n, seed, formats)`` → ``n`` layouts drawn with ``random.Random(seed)`` through the
-  same builder (for scripts, and for other formats' tests such as PDF).
+  same builder (for scripts, and for other formats' tests such as PDF); ``added=True`` also varies
+  the dimensions added later (序号 columns, header cells broken over lines).
 - ``Layout``: what is varied (format, header synonyms, column order, one-value / split op-number-unit /
   指标方向 words / 中期+年度 / 绩效自评表 columns, merged / repeated / blank-carried level cells,
   where the project name and department are written, one table per project vs a flat list,
@@ -134,7 +135,6 @@ HEADER_SYNONYMS = {
     "nature": ("指标性质",),
     "period": ("实施周期指标值", "中期指标值"),
     "score": ("分值", "权重"),
-    "serial": ("序号", "编号"),
 }
 VALUE_STYLES = ("one", "split", "words", "period", "self_eval")
 LEVEL_STYLES = ("merged", "repeated", "blank")
@@ -166,13 +166,16 @@ class Layout:
     #: cells, k < 0 puts -k serial-number cells before each indicator row (never drawn: set it
     #: with dataclasses.replace to test the self-checks)
     header_shift: int = 0
+    header_breaks: bool = False  # header cells broken over two lines ("三级\n指标"), as in narrow columns
 
     def header(self, name: str) -> str:
         return dict(self.headers)[name]
 
 
-def _build(choose, formats=FORMATS) -> Layout:
-    """One layout from a chooser ``choose(options) -> option`` (hypothesis or random)."""
+def _build(choose, formats=FORMATS, choose_later=None) -> Layout:
+    """One layout from a chooser ``choose(options) -> option`` (hypothesis or random);
+    ``choose_later`` (default ``choose``) draws the dimensions added later, from their own
+    random stream in ``layout_specs`` so that the layouts other tests were seeded on stay as they were."""
     sources = source_projects()
     fmt = choose(tuple(formats))
     source = choose(tuple(sorted(sources)))
@@ -182,9 +185,9 @@ def _build(choose, formats=FORMATS) -> Layout:
     projects = []
     for i in range(min(count, len(pool))):
         project = pool[(start + i) % len(pool)]
+        keep = choose((2, 3, 4, 6))
         if any(p.name == project.name for p in projects):
             continue  # two projects of one name differ by their code only, which most layouts omit
-        keep = choose((2, 3, 4, 6))
         projects.append(replace(project, rows=project.rows[:keep]))
     value_style = choose(VALUE_STYLES)
     contexts = ["inside", "context_table", "heading", "numbered", "caption", "paragraph"]
@@ -199,7 +202,7 @@ def _build(choose, formats=FORMATS) -> Layout:
         value_style = value_style if value_style != "self_eval" else "one"
     places = ("document", "label_row", "paragraph") if context not in ("flat",) else ("document", "label_row")
     department_place = choose(places)
-    columns: list[str] = ["serial", "level1", "level2", "name"] if choose((False, False, True)) else ["level1", "level2", "name"]
+    columns: list[str] = ["level1", "level2", "name"]
     value_cols = {
         "one": ["value"],
         "split": ["op", "value", "unit"],
@@ -238,7 +241,7 @@ def _build(choose, formats=FORMATS) -> Layout:
             headers[name] = "分值"
     if value_style == "split" and headers["value"] in ("目标值",):
         headers["value"] = "指标值"
-    return Layout(
+    layout = Layout(
         format=fmt,
         source=source,
         department=department,
@@ -254,6 +257,12 @@ def _build(choose, formats=FORMATS) -> Layout:
         blank_lines=choose((1, 1, 2, 3)) if fmt == "text" else 1,
         multi_paragraph=choose((False, True)),
     )
+    if choose_later is False:
+        return layout
+    later = choose_later or choose
+    if later((False, False, True)):
+        layout = replace(layout, columns=("serial", *layout.columns), headers=(*layout.headers, ("serial", later(("序号", "编号")))))
+    return replace(layout, header_breaks=later((False, True)))
 
 
 def layout_strategy(formats=FORMATS):
@@ -267,10 +276,12 @@ def layout_strategy(formats=FORMATS):
     return layouts()
 
 
-def layout_specs(n: int, seed: int = 0, formats=FORMATS) -> list[Layout]:
-    """``n`` layouts, reproducible from ``seed``."""
-    rng = random.Random(seed)
-    return [_build(rng.choice, formats) for _ in range(n)]
+def layout_specs(n: int, seed: int = 0, formats=FORMATS, added: bool = False) -> list[Layout]:
+    """``n`` layouts, reproducible from ``seed``. ``added`` also varies the dimensions added after
+    the first version (a 序号 column, header cells broken over lines), from their own random stream:
+    off by default, so that the layouts other tests were seeded on stay exactly as they were."""
+    rng, later = random.Random(seed), random.Random(f"{seed}-later")
+    return [_build(rng.choice, formats, later.choice if added else False) for _ in range(n)]
 
 
 # ---------------------------------------------------------------- expected rows
@@ -392,7 +403,7 @@ def _indicator_grid(layout: Layout, project: Project, top: list[list[str]], flat
     shift = layout.header_shift
     lead = ["序号", "指标类型", "栏目"][: max(shift, 0)]
     labels = [layout.header(c) for c in layout.columns]
-    if layout.multi_paragraph:  # narrow columns: "三级\n指标"
+    if layout.header_breaks:  # narrow columns: "三级\n指标"
         labels = [label[:2] + "\n" + label[2:] if len(label) >= 4 else label for label in labels]
     rows.append(lead + [label for label, _ in flat_columns] + labels)
     start = len(rows)
