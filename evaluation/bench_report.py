@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from budgetnlp import report, scoring  # noqa: E402,F401  (report imported up front)
+from budgetnlp import scoring  # noqa: E402
 
 
 def samples_scored(work: Path) -> Path:

@@ -59,6 +59,14 @@ def test_desk_view_bounded_sorted_marked_and_said_once(run):
         if flagged > len(risks):
             assert f"另有 {flagged - len(risks):,} 条未列出" in note and "scored.xlsx" in note
 
+        # its header stays in view while the reader scrolls through it
+        page.locator("#weakest-table tbody tr").nth(len(risks) // 2).scroll_into_view_if_needed()
+        page.mouse.wheel(0, 300)
+        page.wait_for_timeout(100)
+        head = page.locator("#weakest-table thead th").first.bounding_box()
+        table = page.locator("#weakest-table").bounding_box()
+        assert table["y"] < -100 and abs(head["y"]) < 2, (table, head)
+
         # reasons: never twice within one project, neither in the list nor in a project's section
         said = page.evaluate(
             """() => {

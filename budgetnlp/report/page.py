@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 
 import pandas as pd
 
@@ -156,7 +157,8 @@ footer{margin-top:36px;color:#59636e;font-size:12px}
 def render_page(frame: pd.DataFrame, stats: dict, meta: dict, top_rows: int = DEFAULT_TOP_ROWS) -> str:
     """The whole page: ``frame`` is prepare()d rows, ``stats`` figures_of(), ``meta`` run_facts()."""
     worst = worst_department(stats)
-    shared, own = _reasons_by_project(frame)
+    positions = frame.groupby("_anchor", sort=False).indices if len(frame) else {}
+    shared, own = _reasons_by_project(frame, positions)
     return "".join(
         [
             _head(),
@@ -167,7 +169,7 @@ def render_page(frame: pd.DataFrame, stats: dict, meta: dict, top_rows: int = DE
             _departments(stats, worst),
             _projects(stats, set(frame["_anchor"])),
             _weakest(frame, stats, top_rows, shared, own),
-            _details(frame, stats, shared, own),
+            _details(frame, stats, positions, shared, own),
             _run_info(frame, meta),
             _footer(),
         ]
@@ -203,9 +205,20 @@ def _share_count(count: int, share: float) -> str:
     return f'<td class="n">{pct(share)}<span class="sub">{count} 条</span></td>'
 
 
-def _badges(rec: Mapping) -> str:
-    out = [f'<span class="badge f-{flag}">{_e(FLAG_LABELS[flag])}</span>' for flag in FLAGS if rec[flag]]
+@lru_cache(maxsize=65_536)
+def _e_repeated(value: str) -> str:
+    """_e for fields that repeat over a project's or a unit's rows (levels, names, types)."""
+    return _e(value)
+
+
+@lru_cache(maxsize=None)
+def _flag_badges(raised: tuple[int, ...]) -> str:
+    out = [f'<span class="badge f-{flag}">{_e(FLAG_LABELS[flag])}</span>' for flag, on in zip(FLAGS, raised) if on]
     return "".join(out) or '<span class="muted">—</span>'
+
+
+def _badges(rec: Mapping) -> str:
+    return _flag_badges(tuple(rec[flag] for flag in FLAGS))
 
 
 def _list(reasons: list[str]) -> str:
@@ -231,7 +244,11 @@ def _normalized_text(rec: Mapping) -> str:
 
 
 def _suggested_html(rec: Mapping) -> str:
-    sug, cur = rec["suggested_metric_type"], rec["metric_type"]
+    return _suggested(rec["suggested_metric_type"], rec["metric_type"])
+
+
+@lru_cache(maxsize=None)
+def _suggested(sug: str, cur: str) -> str:
     if not sug:
         return ""
     out = _e(type_label(sug))
@@ -254,13 +271,13 @@ def _row_html(rec: Mapping, reasons_html: str, *, number: int | None = None) -> 
     cells.append(_risk_cell(rec["risk"]))
     if number is not None:
         cells.append(
-            f'<td>{_e(rec["_dept"])}<a class="sub" href="#{rec["_anchor"]}">'
-            f'{_e(rec["project_name"] or NO_PROJECT)}</a></td>'
+            f'<td>{_e_repeated(rec["_dept"])}<a class="sub" href="#{rec["_anchor"]}">'
+            f'{_e_repeated(rec["project_name"] or NO_PROJECT)}</a></td>'
         )
-    level = " / ".join(x for x in (rec["level1"], rec["level2"]) if x)
+    level = f'{rec["level1"]} / {rec["level2"]}' if rec["level1"] and rec["level2"] else rec["level1"] or rec["level2"]
     desc = rec["description"] if rec["description"] != rec["name"] else ""
     desc = f'<span class="sub">{_e(desc)}</span>' if desc else ""
-    cells.append(f"<td>{_e(level)}</td>")
+    cells.append(f"<td>{_e_repeated(level)}</td>")
     cells.append(f"<td>{_e(rec['name'])}{desc}</td>")
     basis = f'<span class="sub">依据：{_e(rec["basis"])}</span>' if rec["basis"] else ""
     cells.append(f"<td>{_e(rec['value'])}{basis}</td>")
@@ -275,18 +292,18 @@ def _row_html(rec: Mapping, reasons_html: str, *, number: int | None = None) -> 
     return f"<tr{attrs}>" + "".join(cells) + "</tr>"
 
 
-def _reasons_by_project(frame: pd.DataFrame) -> tuple[dict[str, list[str]], list[list[str]]]:
+def _reasons_by_project(frame: pd.DataFrame, positions: dict) -> tuple[dict[str, list[str]], list[list[str]]]:
     """Per project (anchor), the reasons two or more of its rows carry; per row, its own others.
-    Computed once for the weakest list and the project sections, so both say each reason once."""
+    Computed once for the weakest list and the project sections, so both say each reason once.
+    ``positions``: each project's row positions."""
     rows = [compact(r) for r in frame["reasons"]]
     shared: dict[str, list[str]] = {}
-    if len(frame):
-        for anchor, idx in frame.groupby("_anchor", sort=False).indices.items():
-            common, rest = split_shared([rows[i] for i in idx])
-            if common:
-                shared[anchor] = common
-                for i, reasons in zip(idx, rest):
-                    rows[i] = reasons
+    for anchor, idx in positions.items():
+        common, rest = split_shared([rows[i] for i in idx])
+        if common:
+            shared[anchor] = common
+            for i, reasons in zip(idx, rest):
+                rows[i] = reasons
     return shared, rows
 
 
@@ -512,13 +529,12 @@ def _weakest(frame: pd.DataFrame, stats: dict, top_rows: int, shared: dict, own:
     return "".join(out)
 
 
-def _details(frame: pd.DataFrame, stats: dict, shared: dict, own: list[list[str]]) -> str:
+def _details(frame: pd.DataFrame, stats: dict, positions: dict, shared: dict, own: list[list[str]]) -> str:
     """六、项目明细: one section per project with its facts, shared reasons once, and every row."""
     out = ['<section id="details"><h2>六、项目明细</h2>']
     records = frame[[*_ROW_FIELDS, "fund_use", "project_goals", "project_code", "year", "project_budget"]].to_dict(
         "records"
     )
-    positions = frame.groupby("_anchor", sort=False).indices if len(frame) else {}
     by_anchor = {p["anchor"]: p for p in stats["by_project"]}
     for anchor, idx in positions.items():
         first = records[idx[0]]

@@ -81,9 +81,13 @@ def compact(reasons: list[str]) -> list[str]:
 def split_shared(rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
     """One project's compacted reasons → (the reasons two or more rows carry, in first-seen order;
     each row's remaining own reasons)."""
-    counts = Counter(r for reasons in rows for r in reasons)
-    shared = [r for r in dict.fromkeys(r for reasons in rows for r in reasons) if counts[r] > 1]
-    if not shared:
+    if len(rows) < 2:
         return [], rows
+    counts: Counter[str] = Counter()
+    for reasons in rows:
+        counts.update(reasons)
+    if len(counts) == sum(map(len, rows)):  # nothing said twice
+        return [], rows
+    shared = [r for r, n in counts.items() if n > 1]  # Counter keeps first-seen order
     common = set(shared)
     return shared, [[r for r in reasons if r not in common] for reasons in rows]

@@ -183,7 +183,6 @@ def _xlsx_styles(wb) -> None:
         NamedStyle(name="bn_wrap", alignment=Alignment(wrap_text=True, vertical="top")),
         NamedStyle(name="bn_title", font=Font(bold=True, size=14)),
         NamedStyle(name="bn_pct", number_format="0.0%"),
-        NamedStyle(name="bn_num2", number_format="0.00"),
         NamedStyle(name="bn_link", font=Font(color="0563C1", underline="single")),
     ]
     for style in styles:
@@ -318,7 +317,7 @@ def _rows_marker(sheet: int) -> str:
 def _style_ids(ws) -> dict[str, str]:
     """The ``s`` attribute of each kind of data cell, from the workbook's own named styles."""
     return {kind: f' s="{_style_id(ws, name)}"' for kind, name in
-            (("flag", "bn_flag"), ("wrap", "bn_wrap"), ("pct", "bn_pct"), ("num2", "bn_num2"))}
+            (("flag", "bn_flag"), ("wrap", "bn_wrap"), ("pct", "bn_pct"))}
 
 
 def _style_id(ws, name: str) -> int:
@@ -375,7 +374,7 @@ def _xml_cell_value(value) -> tuple[str, str] | None:
 def _rows_xml(series: list[list], kinds: list[str], n: int, first_row: int, styles: dict[str, str]):
     """Yield the <row> elements of ``n`` data rows (sheet rows ``first_row`` …) in chunks of XML
     text. ``series`` holds each column's values; ``kinds`` each column's cell style: "flag"
-    (highlighted when ✓), "wrap", "pct", "num2" or "" (none)."""
+    (highlighted when ✓), "wrap", "pct" or "" (none)."""
     letters = [get_column_letter(i) for i in range(1, len(series) + 1)]
     chunk: list[str] = []
     for i in range(n):
