@@ -62,6 +62,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -386,6 +387,7 @@ def _coerce_year(year) -> int | None:
 
 
 # --------------------------------------------------------------------------- the parser
+@lru_cache(maxsize=1 << 16)  # (value, name, level 2) triples repeat across projects; the result is frozen
 def _parse(s: str, name: str, level2: str, year: int | None) -> NormalizedValue:
     """Try each reading in turn; the first that fits decides the metric type."""
     unit_only = _unit_only(s)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Callable
 
@@ -89,6 +90,7 @@ GENERIC_NAME_WORDS = (
     "增强", "加强", "规范", "总体", "整体", "相关", "各项", "目标", "指标", "率", "比率", "比例", "占比",
     "的", "和", "与", "及", "内", "性", "度",
 )
+_VAGUE_WORD = re.compile("|".join(sorted(map(re.escape, VAGUE_WORDS), key=len, reverse=True)))
 _GENERIC_NAME = re.compile("|".join(sorted(map(re.escape, GENERIC_NAME_WORDS), key=len, reverse=True)))
 _NAME_NOISE = re.compile(r"^(?:[★☆*]*(?:指标[0-9一二三四五六七八九十]+[:：.、]?)?)|\([^()]*\)|[^\w]|[0-9_]")
 
@@ -182,18 +184,17 @@ def _satisfaction_group(name: str) -> str | None:
     return group
 
 
+@lru_cache(maxsize=1 << 16)  # cells repeat across rows and documents; several rules ask per row
 def specific_words(name: str) -> str:
     """What is left of a name once numbering, bracketed notes, punctuation and the generic words
     are removed: the project-specific part (empty for 及时完成率, 政策知晓率, 项目开工率)."""
     return _GENERIC_NAME.sub("", _NAME_NOISE.sub("", name))
 
 
+@lru_cache(maxsize=1 << 16)
 def _content(text: str) -> str:
     """specific_words() without the vague words (确保, 维护, 明显 …) either."""
-    words = specific_words(text)
-    for word in VAGUE_WORDS:
-        words = words.replace(word, "")
-    return words
+    return _VAGUE_WORD.sub("", specific_words(text))
 
 
 def is_generic_name(name: str) -> bool:
@@ -206,9 +207,10 @@ def _domains(text: str, which: int) -> set[str]:
     return {domain for domain, words in DOMAINS.items() if any(w in text for w in words[which])}
 
 
-def _bigrams(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 16)  # the project context is the same for every row of a project
+def _bigrams(text: str) -> frozenset[str]:
     text = PROJECT_STOPWORDS.sub("|", text)
-    return {text[i : i + 2] for i in range(len(text) - 1) if "|" not in text[i : i + 2]}
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1) if "|" not in text[i : i + 2])
 
 
 # ---------------------------------------------------------------- vague
@@ -391,10 +393,10 @@ def measurable_value(v: RowView) -> str | None:
 # ---------------------------------------------------------------- boilerplate
 @labeling_function("boilerplate")
 def generic_phrase(v: RowView) -> str | None:
-    if _value_names_project(v):  # 提高效率 → 提高固定资产使用效率 names its object
-        return None
     for phrase in GENERIC_PHRASES:
         if phrase in v.value or v.name == phrase:
+            if _value_names_project(v):  # 提高效率 → 提高固定资产使用效率 names its object
+                return None
             return f"“{phrase}”是通用套话，可原样出现在任何项目中"
     return None
 
@@ -437,12 +439,7 @@ def _value_is_specific(v: RowView) -> bool:
         return True
     if p.deadline and not p.deadline.endswith("12-31"):
         return True
-    if p.metric_type != "text":
-        return False
-    words = specific_words(v.value)
-    for word in VAGUE_WORDS:
-        words = words.replace(word, "")
-    return len(words) >= 3
+    return p.metric_type == "text" and len(_content(v.value)) >= 3
 
 
 def _without_phrases(text: str) -> str:
