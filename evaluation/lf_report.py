@@ -27,7 +27,7 @@ import pandas as pd
 from budgetnlp.dataset import join_annotations, load_annotations, rows_from_annotations
 from budgetnlp.extract import extract
 from budgetnlp.io import read_table
-from budgetnlp.rules import ABSTAIN, LABELING_FUNCTIONS, CorpusStats, apply_rules
+from budgetnlp.rules import ABSTAIN, LABELING_FUNCTIONS, CorpusStats, apply_rules, records_of, row_view, suggest_metric_type
 from budgetnlp.schema import FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,7 +169,8 @@ def main() -> None:
     except Exception as error:  # noqa: BLE001 — one clear line, never a traceback
         sys.exit(f"lf_report: {error}")
     corpus = CorpusStats.from_rows(gold)
-    votes = apply_rules(gold, corpus=corpus).votes
+    result = apply_rules(gold, corpus=corpus)
+    votes = result.votes
     pd.set_option("display.width", 250)
     pd.set_option("display.max_colwidth", 120)
     table = lf_table(votes, gold)
@@ -200,6 +201,15 @@ def main() -> None:
         precision, recall, f1 = _prf(truth, pred)
         by_kind = "  ".join(f"{kind} F1 {_prf(truth[m], pred[m])[2]:.2f}" for kind, m in masks.items() if kind != "all" and m.any())
         print(f"  {flag:18s} precision {precision:.2f}  recall {recall:.2f}  F1 {f1:.2f}   ({by_kind})")
+
+    parsed_type = np.array([p.metric_type for p in result.parsed])
+    suggested = np.array([suggest_metric_type(row_view(r, p, corpus)) for r, p in zip(records_of(gold), result.parsed)])
+    print("\nparser metric_type and rules' suggested_metric_type against gold (accuracy):")
+    for kind, m in masks.items():
+        if m.any():
+            mt = (parsed_type[m] == gold["metric_type"].to_numpy()[m]).mean()
+            st = (suggested[m] == gold["suggested_metric_type"].to_numpy()[m]).mean()
+            print(f"  {kind:10s} metric_type {mt:.3f}  suggested_metric_type {st:.3f}  ({int(m.sum())} rows)")
 
 
 if __name__ == "__main__":
