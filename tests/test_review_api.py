@@ -234,17 +234,12 @@ def test_open_redirect_is_refused(app):
 
 
 def test_session_expires_after_max_age(database_url, runs, monkeypatch):
-    import time as real_time
-    from types import SimpleNamespace
-
-    from budgetnlp.review import app as app_module
+    from datetime import timedelta
 
     app = create_app(database_url, session_max_age=60, count_cache_ttl=0)
     service.add_user(app.state.engine, "alice", PASSWORD)
     client = client_for(app, "alice")
     assert client.get("/api/me").status_code == 200
-    from datetime import timedelta
-
     later = users.now() + timedelta(seconds=61)
     monkeypatch.setattr(users, "now", lambda: later)
     assert client.get("/api/me").status_code == 401
