@@ -281,9 +281,9 @@ def _table_extras(units: list[Unit]) -> tuple[str, ...]:
 
 def _run_local(units, work, workers, model_ref) -> Iterator[UnitResult]:
     """Results in input order, from this process or ``workers`` processes. A worker that dies (killed,
-    out of memory, a crash in a C library) breaks the pool: the inputs it may have held are then
-    scored one by one, each in a fresh process of its own, so only the input that kills its process
-    again is lost, as its error line; the rest goes on in a new pool."""
+    out of memory, a crash in a C library) breaks the pool: the inputs in flight go to a new pool;
+    one in flight at two such breaks is then scored alone, in a fresh process of its own, so only
+    an input that kills its process every time is lost, as its error line."""
     if workers <= 1:
         yield from map(work, units)
         return
@@ -306,33 +306,38 @@ def _run_local(units, work, workers, model_ref) -> Iterator[UnitResult]:
                 return single.submit(work, unit).result()
             except BrokenProcessPool:
                 return UnitResult(unit.path, error=InputError(
-                    unit.path, "the worker process died while scoring this file, twice (killed, out of memory, "
+                    unit.path, "the worker process died while scoring this file, every time (killed, out of memory, "
                                "or a crash in a reader library): score it alone, or with --workers 1, to see why"))
 
+    def finished(future) -> bool:
+        return future is not None and future.done() and not future.cancelled() and future.exception() is None
+
     # at most `window` documents in flight, so finished results never pile up in this process
-    # when writing falls behind scoring and memory stays bounded
+    # when writing falls behind scoring and memory stays bounded; entries: [unit, future, breaks seen]
     window, todo, pending = 8 * workers, iter(units), deque()
     executor = pool(workers)
     try:
         while True:
             while len(pending) < window and (unit := next(todo, None)) is not None:
-                pending.append([unit, executor.submit(work, unit)])
+                pending.append([unit, executor.submit(work, unit), 0])
             if not pending:
                 return
-            unit, future = pending.popleft()
-            if future is None:  # held by a worker that died: retried alone
-                yield alone(unit)
+            entry = pending[0]
+            if entry[1] is None:  # in flight at two breaks: alone now
+                pending.popleft()
+                yield alone(entry[0])
                 continue
             try:
-                result = future.result()
+                result = entry[1].result()
             except BrokenProcessPool:
                 executor.shutdown(wait=True, cancel_futures=True)
                 executor = pool(workers)
-                for entry in pending:
-                    if not (entry[1].done() and not entry[1].cancelled() and entry[1].exception() is None):
-                        entry[1] = None
-                yield alone(unit)
+                for held in pending:
+                    if held[1] is not None and not finished(held[1]):
+                        held[2] += 1
+                        held[1] = executor.submit(work, held[0]) if held[2] < 2 else None
                 continue
+            pending.popleft()
             yield result
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
