@@ -133,7 +133,9 @@ def dataset_build(
     frame = build_dataset(frame, annotations or [REPO / "data" / "annotations"], seed=seed)
     save_dataset(frame, out, seed=seed)
     counts = frame["label_source"].value_counts().to_dict()
-    typer.echo(f"{len(frame)} rows ({', '.join(f'{k} {v}' for k, v in counts.items())}) → {out}", err=True)
+    groups = frame.groupby("source_kind")["group"].nunique().to_dict()
+    typer.echo(f"{len(frame)} rows ({', '.join(f'{k} {v}' for k, v in counts.items())}) in {frame['group'].nunique()} groups"
+               f" ({', '.join(f'{k} {v}' for k, v in groups.items())}) → {out}", err=True)
 
 
 @app.command()
