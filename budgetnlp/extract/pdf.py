@@ -8,7 +8,8 @@
   row reads as a header (see ``excel.py``). A "table" with a single non-empty cell is a framed
   paragraph. Every Table has ``page`` (1-based) and ``row_pages``.
 - Text: the characters outside tables, as lines; a line wrapped at the right margin is joined
-  with the next one. Page numbers ("- 3 -", "第3页", "3/12") as the first or last line of a
+  with the next one when that starts at the left margin less than a line's height below, in
+  the same size. Page numbers ("- 3 -", "第3页", "3/12") as the first or last line of a
   page are dropped. Blocks of a page are in reading order (by their top).
 - A table continued on the next page: when a page's first block is a table whose columns
   line up with those of the table that ended the previous page (same positions, or a subset
@@ -17,7 +18,11 @@
   ``row_pages`` keeps each row's page. A row split by the page break (word processors let a
   row break across pages by default) is joined again: when every filled cell of the first row
   overleaf is in a column whose cell in the last row ran to its right edge (or ended with a
-  hyphen), those cells go on the last row's cells instead of starting a row.
+  hyphen), or when it leaves empty a column that every row under the header fills, or when a
+  cell completes a label ("项目名" / "称"), those
+  cells go on the last row's cells instead of starting a row. A table that holds the next
+  project's table too (drawn touching it, as Word does with adjacent tables) is split before
+  the row that starts it (项目名称/项目编码 below an indicator header).
 - Characters pdfminer cannot read: a page with fonts whose characters pdfminer does not read
   (none, or mostly ``(cid:N)`` codes without a Unicode mapping; e.g. CID-keyed CFF fonts such
   as Noto Sans CJK with an embedded encoding CMap) has its characters read again with pdfium
@@ -189,7 +194,8 @@ def _text_items(page, tables, page_number: int) -> list[_Item]:
         wrapped = (
             previous is not None
             and previous["x1"] >= right - 2 * height
-            and line["top"] - previous["bottom"] < 0.6 * height
+            and line["top"] - previous["bottom"] < height  # official documents: 16 pt text on 28 pt lines
+            and abs((previous["bottom"] - previous["top"]) - height) < 0.1 * height  # a heading's size differs
             and abs(line["x0"] - left) < height
             and not any(previous["bottom"] <= (b[1] + b[3]) / 2 <= line["top"] for b in boxes)
         )
@@ -376,7 +382,7 @@ def _join_pages(pages: list[list[_Item]]) -> list[Block]:
                 continue
             blocks.append(block)
         last = ending
-    return blocks
+    return [part for block in blocks for part in (_split_projects(block) if isinstance(block, Table) else [block])]
 
 
 def _append(last: _Item, item: _Item) -> bool:
@@ -394,11 +400,17 @@ def _append(last: _Item, item: _Item) -> bool:
     rows = [_spread(row, new_map, width) for row in block.rows]
     pages = list(block.row_pages)
     filled = {j for j, cell in enumerate(rows[0]) if cell.strip()}
-    split = bool(filled) and filled <= open_cells  # the row above, split by the page break
+    above = table.rows[-1]
+    split = bool(filled) and all(above[j].strip() for j in filled) and (
+        filled <= open_cells
+        or any(not rows[0][j].strip() for j in _always_filled(table.rows))
+        or any(_completes_label(above[j], rows[0][j]) for j in filled)
+    )  # the row above, split by the page break
     if item.grid is not None and not split:
         return False  # a framed paragraph of its own
     if split:  # its cells go on
-        table.rows[-1] = [_continue_cell(a, b) for a, b in zip(table.rows[-1], rows[0])]
+        table.rows[-1] = [_continue_cell(a, b, j in open_cells)
+                          for j, (a, b) in enumerate(zip(table.rows[-1], rows[0]))]
         rows, pages = rows[1:], pages[1:]
     table.rows.extend(rows)
     table.row_pages.extend(pages)
@@ -406,10 +418,51 @@ def _append(last: _Item, item: _Item) -> bool:
     return True
 
 
-def _continue_cell(before: str, after: str) -> str:
+def _is_label(text: str) -> bool:
+    return squash(text) in _NAME_LABELS | _CODE_LABELS or bool(_cell_field(text))
+
+
+def _completes_label(before: str, after: str) -> bool:
+    """"项目名" above and "称" overleaf: only together are they a label (项目名称, 三级指标 …)."""
+    return not _is_label(before) and _is_label(before.strip() + after.strip())
+
+
+def _always_filled(rows: list[list[str]]) -> set[int]:
+    """Columns filled in every row under the table's last indicator header (at least two rows):
+    a row overleaf without them is the rest of the row above, not an indicator of its own."""
+    start = None
+    for i in range(len(rows)):
+        if _find_header([rows[i]]) is not None:
+            start = i + 1
+    body = rows[start:] if start is not None else []
+    if len(body) < 2:
+        return set()
+    return {j for j in range(len(body[0])) if all(j < len(row) and row[j].strip() for row in body)}
+
+
+def _split_projects(table: Table) -> list[Table]:
+    """A table holding the next project's table too (drawn touching it): split before each row
+    that starts a project (项目名称/项目编码 first) below an indicator header."""
+    parts, start, header_seen = [], 0, False
+    for i, row in enumerate(table.rows):
+        first = next((squash(cell) for cell in row if cell.strip()), "")
+        if header_seen and i > start and first in _NAME_LABELS | _CODE_LABELS:
+            parts.append((start, i))
+            start, header_seen = i, False
+        header_seen = header_seen or _find_header([row]) is not None
+    parts.append((start, len(table.rows)))
+    if len(parts) == 1:
+        return [table]
+    return [Table(rows=table.rows[a:b], page=table.row_pages[a] if table.row_pages else table.page,
+                  row_pages=table.row_pages[a:b]) for a, b in parts]
+
+
+def _continue_cell(before: str, after: str, full: bool) -> str:
+    """A cell's text on the next page, after its text above (a code cut at a full line or a
+    hyphen goes on without a break, as in ``_soft_wraps``)."""
     if not after.strip():
         return before
-    if before.rstrip().endswith(_BREAK_AFTER) and _joinable(before.rstrip()[-1:], after.lstrip()[:1]):
+    if full and _joinable(before.rstrip()[-1:], after.lstrip()[:1]):
         return before.rstrip() + after.lstrip()
     return before + "\n" + after
 
