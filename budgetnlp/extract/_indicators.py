@@ -506,9 +506,19 @@ def _continues(previous: Table, table: Table) -> bool:
         return False
     if max(len(row) for row in table.rows) > max(len(row) for row in previous.rows):
         return False
-    if any(_is_label(cell) for row in table.rows for cell in row if cell.strip()):
+    if any(_is_context_label(cell) for row in table.rows for cell in row if cell.strip()):
         return False
     return sum(1 for cell in table.rows[0] if cell.strip()) >= 2
+
+
+@lru_cache(maxsize=1 << 14)
+def _is_context_label(cell: str) -> bool:
+    """A label that opens a project's context (not a month or unit label: "12月" is a fine value)."""
+    key = squash(cell)
+    return bool(
+        key in _NAME_LABELS or key in _CODE_LABELS or key in _GOAL_LABELS or key in _DEPARTMENT_LABELS
+        or _BUDGET_LABEL.match(key) or "资金用途" in key or key.startswith("资金支出计划")
+    )
 
 
 def _row_pages(table: Table) -> list[int | None]:
