@@ -205,3 +205,9 @@ def test_header_synonyms(tmp_path, name_header, value_header):
     frame = _write_html(tmp_path, _html("", rows))
     assert list(frame["value"]) == ["≥12人", "100%"]
     assert list(frame["description"]) == ["说明", "说明"]
+
+
+@pytest.mark.parametrize("line", ["本项目资金用于保障信息员补贴。", "2024年部门预算项目支出绩效目标表", "二、分项绩效目标", "附表3", "（一）保障村级人员工资待遇，促进社会稳定"])
+def test_sentences_titles_and_section_headings_name_no_project(tmp_path, line):
+    frame = _write_html(tmp_path, _html(f"<p>{html.escape(line)}</p>", [HEADER, *ROWS]))
+    assert set(frame["project_name"]) == {""}
