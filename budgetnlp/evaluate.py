@@ -269,12 +269,16 @@ def cross_validate(frame: pd.DataFrame, config: TrainConfig, systems=("model", "
 
 
 def learning_curve(frame: pd.DataFrame, config: TrainConfig, sources=(2, 4, 8, 16), folds: int = 8,
-                   repeats: int = 2) -> list[dict]:
+                   repeats: int = 2, full: float | None = None) -> list[dict]:
     """Macro-F1 of the model against the number of training SOURCES (groups) per fold: each fold
-    trains on n of its training groups (seeded sample, ``repeats`` seeds), then all of them."""
+    trains on n of its training groups (seeded sample, ``repeats`` seeds), then all of them
+    (``full``: that figure when the caller already has it from the same folds)."""
     n_train = len(set(groups_of(frame))) - 1
     points = []
     for n in [*(n for n in sources if n < n_train), None]:
+        if n is None and full is not None:
+            points.append({"training_sources": "all", "macro_f1": full, "macro_f1_min": full, "macro_f1_max": full})
+            continue
         scores = []
         for repeat in range(1 if n is None else repeats):
             truth, pred, _ = out_of_fold(frame, config, ("model",), folds=folds, train_groups=n,
@@ -370,5 +374,5 @@ def run_evaluation(frame: pd.DataFrame, config: TrainConfig, *, folds: int = 8, 
     results = cross_validate(frame, config, folds=folds, holdout=aside if include_holdout else None)
     results["holdout"] = "included (own line)" if include_holdout else f"excluded ({len(aside)} sources)"
     by_province = cross_validate(frame, config, folds=0, by="province") if provinces else None
-    points = learning_curve(frame, config, folds=folds) if curve else None
+    points = learning_curve(frame, config, folds=folds, full=results["model"]["flags"]["macro_f1"]) if curve else None
     return results, by_province, points

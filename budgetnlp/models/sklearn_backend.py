@@ -103,6 +103,8 @@ class SklearnBackend:
         self.category_model_ = model
         self.category_classes_ = list(model.classes_)
         folds = _folds(labels, groups if self.config.get("category_grouped", False) else None, 5, self.config["seed"])
+        if folds is not None and not all(len(set(labels[train])) >= 2 for train, _ in folds):
+            folds = _folds(labels, None, 5, self.config["seed"])  # too few groups: some fold knows one category
         if folds is None:
             proba = model.predict_proba(text)
         else:
