@@ -373,6 +373,6 @@ def run_evaluation(frame: pd.DataFrame, config: TrainConfig, *, folds: int = 8, 
         frame = frame[~np.isin(groups_of(frame), sorted(aside))].reset_index(drop=True)
     results = cross_validate(frame, config, folds=folds, holdout=aside if include_holdout else None)
     results["holdout"] = "included (own line)" if include_holdout else f"excluded ({len(aside)} sources)"
-    by_province = cross_validate(frame, config, folds=0, by="province") if provinces else None
+    by_province = cross_validate(frame, config, folds=0, by="province", holdout=aside if include_holdout else None) if provinces else None
     points = learning_curve(frame, config, folds=folds, full=results["model"]["flags"]["macro_f1"]) if curve else None
     return results, by_province, points

@@ -605,6 +605,16 @@ def test_held_out_labels_never_reach_thresholds_or_calibration(small, config):
     assert not before[~rows][[f"p_{f}" for f in FLAGS]].equals(after[~rows][[f"p_{f}" for f in FLAGS]])
 
 
+def test_learning_curve_by_sources(small, config):
+    """Points by number of training sources (2 sources included: a fold may then know few
+    categories), the last one on all of them."""
+    from budgetnlp.evaluate import learning_curve
+
+    points = learning_curve(small, replace(config, calibration_folds=2, threshold_folds=2), sources=(2, 4, 40), folds=3, repeats=1)
+    assert [p["training_sources"] for p in points] == [2, 4, "all"]
+    assert all(0 <= p["macro_f1_min"] <= p["macro_f1"] <= p["macro_f1_max"] <= 1 for p in points)
+
+
 def test_unfamiliar_words_are_no_evidence(trained):
     """Rows whose words the model never saw: whatever the unknown words, the probabilities are
     the same (unknown text adds nothing), and unfamiliarity alone raises no flag (issue 11: such
