@@ -211,3 +211,13 @@ def test_header_synonyms(tmp_path, name_header, value_header):
 def test_sentences_titles_and_section_headings_name_no_project(tmp_path, line):
     frame = _write_html(tmp_path, _html(f"<p>{html.escape(line)}</p>", [HEADER, *ROWS]))
     assert set(frame["project_name"]) == {""}
+
+
+def test_a_label_spanning_empty_cells_reads_the_next_filled_cell(tmp_path):
+    """A context table drawn into the indicator grid (Word/LibreOffice, PDF): 项目名称 spans two
+    columns, its value the rest; a label followed only by another label has no value."""
+    rows = [["项目名称", "", NAME, ""], ["实施单位", "", UNIT, ""], ["项目编码", "", "预算数", "12.5万元"], HEADER, *ROWS]
+    frame = _write_html(tmp_path, _html("", rows))
+    assert set(frame["project_name"]) == {NAME} and set(frame["department"]) == {UNIT}
+    assert set(frame["project_code"]) == {""}
+    assert list(frame["project_budget"].unique()) == [12.5]

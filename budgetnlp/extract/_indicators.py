@@ -217,8 +217,10 @@ def _collect_context(rows: list[list[str]], project: _Project) -> None:
             key = squash(cell)
             if col in consumed or not key:
                 continue
-            nxt = col + 1
-            has_value = nxt < len(row) and squash(row[nxt]) and not _is_label(row[nxt])
+            nxt = col + 1  # the label's value: the next filled cell (a label may span empty cells)
+            while nxt < len(row) and not squash(row[nxt]):
+                nxt += 1
+            has_value = nxt < len(row) and not _is_label(row[nxt])
             if _FIGURE_LABEL.match(key):
                 if has_value:
                     consumed.add(nxt)
