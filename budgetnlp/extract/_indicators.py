@@ -4,6 +4,12 @@ Shared by every format reader. A performance-indicator table is recognised by it
 header row (三级指标 … 指标值); the rows before it, in the same table or in the tables
 just before it, give the project context (项目名称, 项目编码, 预算数, 资金用途, 资金支出计划,
 绩效目标). Budget tables (收支总表, 三公经费, 政府采购 …) have no such header and yield nothing.
+
+Also done here, once for every format: lines above a table that name its project or unit
+(headings, "项目名称：…", captions, title rows, sheet names, "预算单位：…"); tables continued after
+a page break or blank lines; flat lists (a 项目名称 column) split per project; and a check of each
+table's column mapping against its cells (``checked_header``), whose finding every row carries
+in ``extract_warning``.
 """
 
 from __future__ import annotations
