@@ -201,7 +201,9 @@ def score(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address tcp://HOST:PORT (the [dist] extra)."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Skip documents already scored by this code and model."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Score cache (default ~/.cache/budgetnlp/scores or $BUDGETNLP_CACHE)."),
-    report_rows: int = typer.Option(100_000, "--report-rows", min=1, help="Rows shown in scored.xlsx and report.html (the weakest first)."),
+    report_rows: int = typer.Option(100_000, "--report-rows", min=1, help="Rows carried into scored.xlsx and report.html (the weakest first)."),
+    weakest: int = typer.Option(50, "--weakest", min=1, help="Rows in report.html's list of weakest targets (the rest: scored.xlsx, the review app)."),
+    sort: str = typer.Option("risk", "--sort", help="Order of scored.xlsx's main sheet: risk (highest first) or document."),
     max_member_mb: float = _MEMBER_MB,
     max_document_mb: float = _DOCUMENT_MB,
     max_html_depth: int = _HTML_DEPTH,
@@ -215,6 +217,8 @@ def score(
     from .training import load_or_rebuild
 
     limits = _limits(max_member_mb, max_document_mb, max_html_depth, max_table_cells)
+    if sort not in ("risk", "document"):
+        raise BudgetNLPError(f"--sort {sort}: choose risk or document")
     check_output_folder(out)  # before any work: one line if the folder cannot be written
     client = connect(scheduler) if scheduler else None
     try:
@@ -228,7 +232,8 @@ def score(
                 advance(rows)
 
             run = run_score(inputs, out, model, workers=workers, scheduler=client, cache=cache,
-                            cache_dir=cache_dir, report_rows=report_rows, limits=limits, progress=report)
+                            cache_dir=cache_dir, report_rows=report_rows, limits=limits, progress=report,
+                            top_rows=weakest, xlsx_order=sort)
     finally:
         if client is not None:
             client.close()

@@ -461,12 +461,13 @@ def check_output_folder(out: str | Path) -> Path:
 
 def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, scheduler=None,
           cache: bool = True, cache_dir: str | Path | None = None, report_rows: int = 100_000,
-          limits: Limits | None = None, progress=None) -> ScoreRun:
+          limits: Limits | None = None, progress=None, **views) -> ScoreRun:
     """Score every input into ``out``; an input that cannot be used is recorded, never stops the batch.
 
     Outputs are written to a hidden folder inside ``out`` and moved into place once all are
     complete: a run that fails leaves the previous outputs (or none), never a half-written file.
-    ``scheduler``: a Dask address or Client. ``progress(rows, note)``: once per input."""
+    ``scheduler``: a Dask address or Client. ``progress(rows, note)``: once per input.
+    ``views``: options of the reports (report.write_reports: top_rows, xlsx_order)."""
     out = check_output_folder(out)
     client = connect(scheduler) if isinstance(scheduler, str) else scheduler
     stage = Path(tempfile.mkdtemp(prefix=".budgetnlp-partial-", dir=out))
@@ -495,7 +496,7 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
         writers.close()
         run.rows = writers.rows
         _write_errors(run, stage)
-        _write_reports(run, report_rows, stage)
+        _write_reports(run, report_rows, stage, **views)
         for item in stage.iterdir():  # every output complete: each replaces its previous version
             os.replace(item, out / item.name)
         return run
@@ -561,21 +562,17 @@ def _write_errors(run: ScoreRun, folder: Path | None = None) -> None:
     frame.to_csv((folder or run.out) / "errors.csv", index=False, encoding="utf-8-sig")
 
 
-#: what summarize() reads (its per-document counts of extraction warnings among them)
-_SUMMARY_COLUMNS = ["doc_id", "source_path", "department", "year", "project_code", "project_name", *FLAGS,
-                    "metric_type", "suggested_metric_type", "value_issue", "extract_warning", "risk"]
-
-
-def _write_reports(run: ScoreRun, report_rows: int, folder: Path | None = None) -> None:
-    """summary.json from a few dictionary-encoded columns of the whole run; xlsx and html from the
-    weakest rows, picked batch by batch, so neither step holds the run's full rows. ``folder``:
-    where scored.parquet is and the reports go (default ``run.out``)."""
-    from .report import summarize, write_reports
+def _write_reports(run: ScoreRun, report_rows: int, folder: Path | None = None, **views) -> None:
+    """summary.json from a few dictionary-encoded columns of the whole run (the report's
+    SUMMARY_COLUMNS); xlsx and html from the weakest rows, picked batch by batch, so neither step
+    holds the run's full rows. ``folder``: where scored.parquet is and the reports go (default
+    ``run.out``); ``views``: write_reports' options (top_rows, xlsx_order)."""
+    from .report import SUMMARY_COLUMNS, summarize, write_reports
 
     folder = folder or run.out
     path = folder / "scored.parquet"
-    text_columns = [c for c in _SUMMARY_COLUMNS if c not in {*FLAGS, "risk", "year"}]
-    slim = pq.read_table(path, columns=_SUMMARY_COLUMNS, read_dictionary=text_columns).to_pandas()
+    text_columns = [c for c in SUMMARY_COLUMNS if c not in {*FLAGS, "risk", "year", "project_budget"}]
+    slim = pq.read_table(path, columns=SUMMARY_COLUMNS, read_dictionary=text_columns).to_pandas()
     stats = summarize(slim)
     del slim
     summary = {
@@ -594,7 +591,7 @@ def _write_reports(run: ScoreRun, report_rows: int, folder: Path | None = None) 
     shown = shown.astype(object).where(shown.notna(), None)
     shown["reasons"] = shown["reasons"].map(lambda text: [r for r in (text or "").split("\n") if r])
     (folder / "summary.json").write_text(_summary_json(summary), encoding="utf-8")
-    write_reports(shown, summary, folder)
+    write_reports(shown, summary, folder, **views)
 
 
 

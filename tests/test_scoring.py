@@ -197,3 +197,37 @@ def test_summary_json_round_trips_with_long_lists_one_per_line():
     text = _summary_json(summary)
     assert json.loads(text) == summary
     assert '    {"anchor": "p7", "项目": "维修费"},\n' in text and '"flags": {\n    "vague"' in text
+
+
+def test_report_options_and_project_budgets_reach_the_outputs(tmp_path):
+    """--weakest bounds report.html's list, --sort document keeps the workbook in file order, and
+    summary.json's projects carry their 预算数 (summarize reads the report's own column list)."""
+    import re
+
+    from openpyxl import load_workbook
+
+    out = tmp_path / "out"
+    cli = subprocess.run(
+        [sys.executable, "-c", "from budgetnlp.cli import main; main()", "score", str(SAMPLES / "001_7a371d8eaa1dfa6d.txt"),
+         "--out", str(out), "--no-cache", "--weakest", "3", "--sort", "document"],
+        capture_output=True, text=True,
+    )
+    assert cli.returncode == 0, cli.stderr
+    html = (out / "report.html").read_text(encoding="utf-8")
+    weakest = re.search(r'id="weakest-table">.*?</table>', html, re.S).group(0)
+    assert weakest.count("<tr") == 4  # header + 3
+    scored = pd.read_parquet(out / "scored.parquet")
+    sheet = load_workbook(out / "scored.xlsx", read_only=True).worksheets[0]
+    header = next(sheet.iter_rows(max_row=1, values_only=True))
+    column = header.index("行标识")  # row_id
+    assert [row[column] for row in sheet.iter_rows(min_row=3, values_only=True)] == scored["row_id"].tolist()  # row 2: machine names
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    budgets = [p.get("project_budget") for p in summary["by_project"]]
+    assert any(b is not None for b in budgets), budgets
+
+    bad = subprocess.run(
+        [sys.executable, "-c", "from budgetnlp.cli import main; main()", "score", str(SAMPLES), "--out", str(tmp_path / "o2"),
+         "--sort", "alphabet"],
+        capture_output=True, text=True,
+    )
+    assert bad.returncode == 1 and "--sort alphabet" in bad.stderr and "Traceback" not in bad.stderr
