@@ -171,7 +171,7 @@ def rows_from_annotations(annotations: pd.DataFrame) -> pd.DataFrame:
             "fund_use": "",
             "project_goals": "",
             **{c: record[c] for c in CELLS},
-            "level1_norm": normalize_level1(record["level1"]),
+            "level1_norm": normalize_level1(record["level1"], record["level2"]),
             "level2_norm": normalize_level2(record["level2"]),
             "location": record.get("source_url") or "",
             **{label: (record[label] if str(record[label]).strip() != "" else None) for label in LABELS},

@@ -106,3 +106,35 @@ def test_accepted_parents_follow_labels_md():
 @pytest.mark.parametrize("text", [None, float("nan"), 3, "   "])
 def test_any_input(text):
     assert normalize_level1(text) in ("", "3") and normalize_level2(text) in ("", "3")
+
+
+def test_every_row_source_reads_level1_with_its_level2(tmp_path):
+    """Extraction, rows given to score and annotation rows all normalize the 一级指标 with its
+    二级指标 as context: a wrapper (实施效果指标) or a bare score note takes the level 2's category."""
+    import pandas as pd
+
+    from budgetnlp.dataset import rows_from_annotations
+    from budgetnlp.extract import extract_file
+    from budgetnlp.models import _with_row_columns
+
+    cells = [("实施效果指标", "产出指标"), ("(50分)", "数量指标"), ("效益指标(30分)", "社会效益指标")]
+    expected = ["产出指标", "产出指标", "效益指标"]
+    header = "<tr><td>一级指标</td><td>二级指标</td><td>三级指标</td><td>指标值</td></tr>"
+    body = "".join(f"<tr><td>{a}</td><td>{b}</td><td>培训人次{i}</td><td>≥{i + 10}人次</td></tr>" for i, (a, b) in enumerate(cells))
+    page = tmp_path / "levels.html"
+    page.write_text(f"<html><body><p>项目名称：干部培训</p><table>{header}{body}</table></body></html>", encoding="utf-8")
+    assert extract_file(page)["level1_norm"].tolist() == expected
+
+    given = pd.DataFrame({"level1": [a for a, _ in cells], "level2": [b for _, b in cells], "name": ["x"] * 3, "value": ["1人"] * 3})
+    assert _with_row_columns(given)["level1_norm"].tolist() == expected
+
+    from budgetnlp.dataset import load_annotations
+
+    from .helpers import ROOT
+
+    header = (ROOT / "data/annotations/gold_localities.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    lines = [{c: "" for c in header} | {"source_id": "T1", "locality": "某省某县", "doc": "T1", "project": "干部培训",
+                                        "level1": a, "level2": b, "name": f"培训人次{i}", "value": "≥10人次"}
+             for i, (a, b) in enumerate(cells)]
+    pd.DataFrame(lines).to_csv(tmp_path / "lines.csv", index=False)
+    assert rows_from_annotations(load_annotations([tmp_path / "lines.csv"]))["level1_norm"].tolist() == expected

@@ -641,7 +641,7 @@ def rows_from_blocks(blocks: list[Block], doc_id: str, source_path: str, dedupe:
                     "project_budget": project.budget,
                     "fund_use": "\n".join(project.fund_use),
                     "project_goals": "\n".join(project.goals),
-                    "level1_norm": normalize_level1(fields["level1"]),
+                    "level1_norm": normalize_level1(fields["level1"], fields["level2"]),
                     "level2_norm": normalize_level2(fields["level2"]),
                     **fields,
                     "location": location,

@@ -112,9 +112,10 @@ def _with_row_columns(rows: pd.DataFrame) -> pd.DataFrame:
         rows[column] = rows[column].astype(object).fillna("").astype(str)  # an all-empty column reads as float
     from ..schema import normalize_level1, normalize_level2
 
-    for raw, norm, func in (("level1", "level1_norm", normalize_level1), ("level2", "level2_norm", normalize_level2)):
-        empty = rows[norm].isna() | (rows[norm].astype(str) == "")
-        rows.loc[empty, norm] = rows.loc[empty, raw].map(func)
+    empty = rows["level1_norm"].isna() | (rows["level1_norm"].astype(str) == "")  # read with its level 2
+    rows.loc[empty, "level1_norm"] = [normalize_level1(a, b) for a, b in zip(rows.loc[empty, "level1"], rows.loc[empty, "level2"])]
+    empty = rows["level2_norm"].isna() | (rows["level2_norm"].astype(str) == "")
+    rows.loc[empty, "level2_norm"] = rows.loc[empty, "level2"].map(normalize_level2)
     return rows
 
 
