@@ -33,14 +33,15 @@ def check_output_file(path: str | Path) -> Path:
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` in the format its extension names; parent folders are created. Written to a
-    temporary name and renamed: a failed write leaves the previous file, never half a file."""
+    temporary name and renamed: a failed write leaves the previous file, never half a file. A CSV
+    is opened in spreadsheets: its formula-like cells are neutralized (read_table restores them)."""
     path = check_output_file(path)
     suffix = path.suffix.lower()
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
         if suffix == ".csv":
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+            neutralize_frame(frame).to_csv(tmp, index=False, encoding="utf-8-sig")
         elif suffix == ".jsonl":
             frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
         else:
@@ -60,12 +61,13 @@ def _umask() -> int:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a row table written by ``write_table`` (or by another tool with the same columns)."""
+    """Read a row table written by ``write_table`` (or by another tool with the same columns);
+    cells a CSV neutralized for spreadsheets come back as written."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            return restore_frame(pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False))
         if suffix == ".jsonl":
             return pd.read_json(path, orient="records", lines=True, dtype=False)
         if suffix == ".parquet":

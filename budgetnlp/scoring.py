@@ -556,10 +556,10 @@ def _headline(meta: dict, folder: Path | None) -> dict:
 def _write_errors(run: ScoreRun, folder: Path | None = None) -> None:
     """errors.csv: one line per input that could not be used (kind ``error``), per repeated
     document (``duplicate``) and per extraction warning (``warning``: document, table, reason)."""
-    from .io import errors_frame
+    from .io import errors_frame, neutralize_frame
 
     frame = errors_frame(run.errors, run.duplicates, run.warnings)
-    frame.to_csv((folder or run.out) / "errors.csv", index=False, encoding="utf-8-sig")
+    neutralize_frame(frame).to_csv((folder or run.out) / "errors.csv", index=False, encoding="utf-8-sig")
 
 
 def _write_reports(run: ScoreRun, report_rows: int, folder: Path | None = None, **views) -> None:
