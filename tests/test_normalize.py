@@ -177,12 +177,9 @@ def test_format_then_parse_is_stable(op, number, unit):
 
 # --------------------------------------------------------------------------- locality value forms
 LOCALITIES = ROOT / "data" / "annotations" / "gold_localities.csv"
-if not LOCALITIES.is_file():
-    LOCALITIES = ROOT.parent / "shared" / "annotations" / "gold_localities.csv"
 HOLDOUT = ROOT / "evaluation" / "holdout_sources.txt"
 
 
-@pytest.mark.skipif(not LOCALITIES.is_file(), reason="gold_localities.csv is not in this checkout")
 def test_metric_type_agrees_with_locality_gold_on_development_sources():
     """The held-out sources are never read here (evaluation/parser_report.py --include-holdout)."""
     held_out = set(HOLDOUT.read_text(encoding="utf-8").split()) if HOLDOUT.is_file() else set()
@@ -247,7 +244,6 @@ def test_template_placeholders_in_names_give_their_unit_as_the_hint(name, expect
     assert parse_value("120", name=name).metric_type == expected
 
 
-@pytest.mark.skipif(not LOCALITIES.is_file(), reason="gold_localities.csv is not in this checkout")
 def test_parser_report_leaves_the_holdout_out():
     import re
     import subprocess
