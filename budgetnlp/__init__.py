@@ -5,8 +5,7 @@
     budgetnlp.score(["data/samples"], "out/")              # files and reports for a whole batch
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .errors import BudgetNLPError, ConfigError, InputError, ModelError  # noqa: E402
 from .extract import extract, extract_file  # noqa: E402
 from .normalize import NormalizedValue, parse_value  # noqa: E402
