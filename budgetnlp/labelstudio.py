@@ -1,5 +1,5 @@
 """Label Studio round trip: the labeling config, tasks with the model's predictions, and
-reading a Label Studio JSON export back as annotation lines (``dataset.ANNOTATION_COLUMNS``).
+reading a Label Studio JSON export back as annotation lines (``schema.ANNOTATION_COLUMNS``).
 
 Tasks carry every row field under ``data`` plus ``text`` (the row laid out for reading) and
 ``row_id``. Each flag is a single-choice ``Choices`` named after the flag with the values "1"
@@ -20,19 +20,18 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
-from .schema import FLAGS, METRIC_TYPES
+from .schema import ANNOTATION_COLUMNS, FLAG_LABELS, FLAGS, METRIC_TYPE_LABELS, METRIC_TYPES
+from .schema import LABEL_FIELDS as LABELS
 
-LABELS = [*FLAGS, "metric_type", "suggested_metric_type"]
-FLAG_TITLES = {
-    "vague": "模糊 vague：只给方向或印象，没有可检查的水平",
-    "boilerplate": "套话/模板 boilerplate：未写出本项目特有的产出、对象、地点或数量",
-    "category_mismatch": "类别错配 category_mismatch：不衡量其一级/二级指标应衡量的内容，或不属于本项目",
-    "unmeasurable": "不可衡量 unmeasurable：年末无法用证据核对（无数量、占位词、数字不可读、单位不符）",
+#: what the annotator is asked per flag (the flag's name comes from schema.FLAG_LABELS)
+_FLAG_QUESTIONS = {
+    "vague": "只给方向或印象，没有可检查的水平",
+    "boilerplate": "未写出本项目特有的产出、对象、地点或数量",
+    "category_mismatch": "不衡量其一级/二级指标应衡量的内容，或不属于本项目",
+    "unmeasurable": "年末无法用证据核对（无数量、占位词、数字不可读、单位不符）",
 }
-METRIC_TYPE_TITLES = {
-    "percent": "百分比 percent", "count": "数量 count", "amount": "金额 amount", "time": "时间 time",
-    "boolean": "是/否 boolean", "grade": "等级 grade", "text": "文字 text", "empty": "空 empty",
-}
+FLAG_TITLES = {flag: f"{FLAG_LABELS[flag]} {flag}：{_FLAG_QUESTIONS[flag]}" for flag in FLAGS}
+METRIC_TYPE_TITLES = {t: f"{METRIC_TYPE_LABELS[t]} {t}" for t in METRIC_TYPES}
 DATA_FIELDS = [
     "row_id", "doc", "source_path", "doc_id", "department", "year", "project_code", "project_name", "project_budget",
     "fund_use", "project_goals", "level1", "level2", "name", "description", "value", "basis", "location", "reasons",
@@ -146,8 +145,6 @@ def _annotator(completed_by) -> str:
 
 
 def _line(path: Path, task_ref: str, data: dict, labels: dict, predicted: dict, note: str, who: str, when: str) -> dict:
-    from .dataset import ANNOTATION_COLUMNS
-
     line = {c: "" for c in ANNOTATION_COLUMNS}
     doc = _text(data.get("doc")) or Path(_text(data.get("source_path"))).name
     year = data.get("year")
@@ -172,8 +169,6 @@ def _line(path: Path, task_ref: str, data: dict, labels: dict, predicted: dict, 
 
 def read_labelstudio_export(path) -> pd.DataFrame:
     """A Label Studio export (JSON or JSON-MIN) → one annotation line per completed annotation."""
-    from .dataset import ANNOTATION_COLUMNS
-
     path = Path(path)
     try:
         tasks = json.loads(path.read_text(encoding="utf-8-sig"))

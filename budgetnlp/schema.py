@@ -1,4 +1,5 @@
-"""Column names of the row and scored tables, and the indicator category taxonomy (LABELS.md)."""
+"""Column names of the row, scored and annotation tables, the Chinese names of flags and metric
+types, and the indicator category taxonomy (LABELS.md): every other module imports them from here."""
 
 from __future__ import annotations
 
@@ -39,6 +40,48 @@ FLAGS: list[str] = ["vague", "boilerplate", "category_mismatch", "unmeasurable"]
 METRIC_TYPES: list[str] = ["percent", "count", "amount", "time", "boolean", "grade", "text", "empty"]
 
 VALUE_ISSUES: list[str] = ["none", "malformed", "unit_mismatch", "placeholder", "empty"]
+
+# The Chinese names of the flags, metric types and value issues (LABELS.md): the one vocabulary
+# the report, the review app, Label Studio, the model's reasons and the transformer's hints use.
+FLAG_LABELS: dict[str, str] = {
+    "vague": "模糊",
+    "boilerplate": "套话/模板",
+    "category_mismatch": "类别错配",
+    "unmeasurable": "不可衡量",
+}
+
+#: boolean is 是/否 ("yes/no", LABELS.md's metric types), not 是否 ("whether").
+METRIC_TYPE_LABELS: dict[str, str] = {
+    "percent": "百分比",
+    "count": "数量",
+    "amount": "金额",
+    "time": "时间",
+    "boolean": "是/否",
+    "grade": "等级",
+    "text": "文字",
+    "empty": "空",
+}
+
+VALUE_ISSUE_LABELS: dict[str, str] = {
+    "none": "无",
+    "malformed": "格式错误",
+    "unit_mismatch": "单位不符",
+    "placeholder": "占位表述",
+    "empty": "未填写",
+}
+
+#: What an annotator decides for each row.
+LABEL_FIELDS: list[str] = [*FLAGS, "metric_type", "suggested_metric_type"]
+
+#: The cells an annotation line repeats so that it joins onto its extracted row.
+ANNOTATION_CELLS: list[str] = ["level1", "level2", "name", "description", "value", "basis"]
+
+#: Columns of an annotation file (gold.csv, the review app's and Label Studio's exports).
+ANNOTATION_COLUMNS: list[str] = [
+    "doc", "department", "year", "project_code", "project", *ANNOTATION_CELLS,
+    *(c for label in LABEL_FIELDS for c in (label, f"{label}_votes")),
+    "note_A", "note_B", "note_C", "decided_by", "decided_at",
+]
 
 #: What the scorer adds to each row (DESIGN.md, "The scored table").
 SCORED_COLUMNS: list[str] = [

@@ -37,7 +37,7 @@ import pandas as pd
 from .._text import nfkc
 from ..errors import ModelError
 from ..features import RowFeatures
-from ..schema import FLAGS, METRIC_TYPES
+from ..schema import FLAG_LABELS, FLAGS, METRIC_TYPE_LABELS, METRIC_TYPES, VALUE_ISSUE_LABELS
 
 INSTALL_HINT = "the transformer backend needs: pip install 'budgetnlp[transformer]' torch==2.13.0"
 ENCODER_DIR = "encoder"
@@ -64,10 +64,10 @@ MAX_OCCLUDED_WORDS = 12
 #: a word is evidence only if masking it lowers the flag's probability by at least this much
 MIN_EVIDENCE_DROP = 0.01
 
-_TYPE_WORDS = {"percent": "百分比", "count": "数量", "amount": "金额", "time": "时间", "boolean": "是否",
-               "grade": "等级", "text": "文字", "empty": "空"}
-_ISSUE_WORDS = {"malformed": "数值错误", "unit_mismatch": "单位不符", "placeholder": "占位", "empty": "空值"}
-_FLAG_WORDS = {"vague": "模糊", "boilerplate": "套话", "category_mismatch": "错配", "unmeasurable": "不可衡量"}
+#: hint words are schema's Chinese names (one vocabulary); "none" is no issue, so no hint
+_TYPE_WORDS = METRIC_TYPE_LABELS
+_ISSUE_WORDS = {issue: label for issue, label in VALUE_ISSUE_LABELS.items() if issue != "none"}
+_FLAG_WORDS = FLAG_LABELS
 _FUNCTION_WORDS = set("的了和与及或对在为是把被等个年月日")
 
 

@@ -1,17 +1,11 @@
-"""Chinese names shown by every report view: flags, metric types, value issues, column headers."""
+"""Chinese names shown by every report view: column headers, the flags' legend and sheet titles
+(the flag, metric-type and value-issue names themselves come from schema.py)."""
 
 from __future__ import annotations
 
 import re
 
-from ..schema import FLAGS
-
-FLAG_LABELS: dict[str, str] = {
-    "vague": "模糊",
-    "boilerplate": "套话/模板",
-    "category_mismatch": "类别错配",
-    "unmeasurable": "不可衡量",
-}
+from ..schema import FLAG_LABELS, FLAGS, METRIC_TYPE_LABELS, VALUE_ISSUE_LABELS  # noqa: F401 - re-exported
 
 #: One line per flag for the report's legend (LABELS.md, "The four flags").
 FLAG_MEANINGS: dict[str, str] = {
@@ -19,25 +13,6 @@ FLAG_MEANINGS: dict[str, str] = {
     "boilerplate": "泛泛而谈，未指明本项目的产出、对象或数量，可原样套用到其他项目",
     "category_mismatch": "指标衡量的内容与所属一级/二级指标类别不符，或不属于本项目",
     "unmeasurable": "年底无法凭证据核对：没有数量或可核验的标准，或指标值无法读取",
-}
-
-METRIC_TYPE_LABELS: dict[str, str] = {
-    "percent": "百分比",
-    "count": "数量",
-    "amount": "金额",
-    "time": "时间",
-    "boolean": "是否",
-    "grade": "等级",
-    "text": "文字",
-    "empty": "空",
-}
-
-VALUE_ISSUE_LABELS: dict[str, str] = {
-    "none": "无",
-    "malformed": "格式错误",
-    "unit_mismatch": "单位不符",
-    "placeholder": "占位表述",
-    "empty": "未填写",
 }
 
 #: Chinese header labels of the scored table (English names stay visible in the workbook).
@@ -61,14 +36,8 @@ COLUMN_LABELS: dict[str, str] = {
     "value": "指标值",
     "basis": "指标值确定依据",
     "location": "位置",
-    "vague": "模糊",
-    "boilerplate": "套话/模板",
-    "category_mismatch": "类别错配",
-    "unmeasurable": "不可衡量",
-    "p_vague": "模糊概率",
-    "p_boilerplate": "套话概率",
-    "p_category_mismatch": "类别错配概率",
-    "p_unmeasurable": "不可衡量概率",
+    **FLAG_LABELS,
+    **{f"p_{flag}": f"{FLAG_LABELS[flag]}概率" for flag in FLAGS},
     "metric_type": "指标值类型",
     "suggested_metric_type": "建议指标值类型",
     "value_op": "运算符",

@@ -41,7 +41,7 @@ def _model_parts(reason: str) -> tuple[str, str, tuple[str, ...]] | None:
 
 def compact(reasons: list[str]) -> list[str]:
     """A row's reasons said once: exact repeats and same-value value reasons dropped, the model's
-    per-flag lines merged into one ("模型判断：模糊 0.94、套话 0.87；依据词语：“提升”…")."""
+    per-flag lines merged into one ("模型判断：模糊 0.94、套话/模板 0.87；依据词语：“提升”…")."""
     if len(reasons) < 2:
         return list(reasons)
     out: list[str] = []

@@ -7,7 +7,7 @@ import math
 from datetime import datetime, timezone
 
 from .._text import nfkc
-from ..schema import FLAGS, METRIC_TYPES  # noqa: F401 - re-exported for the service modules
+from ..schema import FLAG_LABELS, FLAGS, LABEL_FIELDS, METRIC_TYPE_LABELS, METRIC_TYPES  # noqa: F401 - re-exported for the service modules
 
 ROLES = ("reviewer", "admin")
 STATUSES = ("unreviewed", "reviewed", "conflict")
@@ -20,14 +20,8 @@ PER_PAGE_MAX = 200
 #: the largest page number, version or count any parameter may name (bounded before SQL sees it)
 INT_MAX = 2**31 - 1
 PAGE_MAX = 1_000_000
-LABEL_FIELDS = (*FLAGS, "metric_type", "suggested_metric_type")
 CHANNELS = ("web", "project", "api", "bulk", "undo")
 
-FLAG_NAMES = {"vague": "模糊", "boilerplate": "套话/模板", "category_mismatch": "类别错配", "unmeasurable": "不可衡量"}
-METRIC_TYPE_NAMES = {
-    "percent": "百分比", "count": "数量", "amount": "金额", "time": "时间",
-    "boolean": "是/否", "grade": "等级", "text": "文字", "empty": "空",
-}
 STATUS_NAMES = {"unreviewed": "未审", "reviewed": "已审", "conflict": "分歧", "mine": "我审过的", "not_mine": "我未审的"}
 ROLE_NAMES = {"reviewer": "审核员", "admin": "管理员"}
 CHANNEL_NAMES = {"web": "单行", "project": "整表", "api": "API", "bulk": "批量", "undo": "撤销"}

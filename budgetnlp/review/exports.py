@@ -10,19 +10,18 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..errors import InputError
+from ..schema import ANNOTATION_CELLS, ANNOTATION_COLUMNS
 from . import db
 from .common import LABEL_FIELDS, current_labels, iso
 from .queue import QueueQuery, order
 
 
 def _export_line(row, labels: dict, note: str, decided_by: str, decided_at) -> dict:
-    from ..dataset import ANNOTATION_COLUMNS
-
     line = {c: "" for c in ANNOTATION_COLUMNS}
     line.update(
         doc=row["doc"], department=row["department"], year="" if row["year"] is None else str(row["year"]),
         project_code=row["project_code"], project=row["project_name"],
-        **{c: row[c] for c in ("level1", "level2", "name", "description", "value", "basis")},
+        **{c: row[c] for c in ANNOTATION_CELLS},
         note_A=note or "", decided_by=decided_by or "", decided_at=iso(decided_at),
     )
     for label in LABEL_FIELDS:
@@ -32,14 +31,12 @@ def _export_line(row, labels: dict, note: str, decided_by: str, decided_at) -> d
 
 
 def export_frame(engine: sa.Engine, *, all_decisions: bool = False):
-    """Decisions in the gold-annotation format (dataset.ANNOTATION_COLUMNS), as written.
+    """Decisions in the gold-annotation format (schema.ANNOTATION_COLUMNS), as written.
 
     Default: the newest standing decision per row (what the dataset builder keeps anyway). With
     ``all_decisions``: every standing line of the history, oldest first (undo lines and the
     saves they withdrew are left out)."""
     import pandas as pd
-
-    from ..dataset import ANNOTATION_COLUMNS
 
     t, d = db.indicator_rows, db.decisions
     lines = []

@@ -5,7 +5,7 @@ progress — and this module only gathers their public names."""
 from __future__ import annotations
 
 from .common import (  # noqa: F401
-    FLAG_NAMES, LABEL_FIELDS, METRIC_TYPE_NAMES, NOTE_MAX, PER_PAGE_MAX, ROLE_NAMES, ROLES, SORTS, STATUS_FILTERS,
+    FLAG_LABELS, LABEL_FIELDS, METRIC_TYPE_LABELS, NOTE_MAX, PER_PAGE_MAX, ROLE_NAMES, ROLES, SORTS, STATUS_FILTERS,
     STATUS_NAMES, STATUSES, iso, now, project_key, search_key,
 )
 from .decisions import BULK_MAX, Decision, bulk_decide, save_decision, save_decisions, undo_decision  # noqa: F401

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
 from ..schema import FLAGS, METRIC_TYPES
-from .common import (CHANNEL_NAMES, FLAG_NAMES, METRIC_TYPE_NAMES, NOTE_MAX, ROLE_NAMES, STATUS_FILTERS, STATUS_NAMES,
+from .common import (CHANNEL_NAMES, FLAG_LABELS, METRIC_TYPE_LABELS, NOTE_MAX, ROLE_NAMES, STATUS_FILTERS, STATUS_NAMES,
                      search_key)
 from .decisions import BULK_MAX
 
@@ -66,7 +66,7 @@ def highlight(value, query: str | None) -> Markup:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(FLAGS=FLAGS, METRIC_TYPES=METRIC_TYPES, FLAG_NAMES=FLAG_NAMES, METRIC_TYPE_NAMES=METRIC_TYPE_NAMES,
+    env.globals.update(FLAGS=FLAGS, METRIC_TYPES=METRIC_TYPES, FLAG_NAMES=FLAG_LABELS, METRIC_TYPE_NAMES=METRIC_TYPE_LABELS,
                        STATUS_NAMES=STATUS_NAMES, ROLE_NAMES=ROLE_NAMES, NOTE_MAX=NOTE_MAX, STATUS_FILTERS=STATUS_FILTERS,
                        CHANNEL_NAMES=CHANNEL_NAMES, EXTRA_NAMES=EXTRA_NAMES, BULK_MAX=BULK_MAX)
     env.filters["qs"] = lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")})
