@@ -31,9 +31,29 @@ Block = Union[Paragraph, Table]
 
 @dataclass(frozen=True)
 class Reader:
-    """One input format: a name for messages, its suffixes, a content sniffer and the reader."""
+    """One input format: a name for messages, its suffixes, a content sniffer and the reader.
+
+    ``sniff(head, path)`` says whether the file (its first bytes, and the path for formats that
+    must look inside, like zip members) is of this format. ``magic`` is the signature every file
+    of a binary format starts with; text formats (``magic`` empty) are chosen only for their own
+    suffixes, binary formats by content whatever the name (extract/_dispatch.py)."""
 
     name: str
     suffixes: tuple[str, ...]
     sniff: Callable[[bytes, Path], bool]
     read: Callable[[Path], list[Block]]
+    magic: bytes = b""
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def zip_members(path: Path) -> frozenset[str]:
+    """Member names of a zip archive; empty for anything that is not a readable zip."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return frozenset(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return frozenset()

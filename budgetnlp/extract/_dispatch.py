@@ -13,57 +13,64 @@ import pandas as pd
 from ..errors import BudgetNLPError, InputError, LimitExceeded
 from ..schema import ROW_COLUMNS
 from . import _limits, text
-from ._blocks import Reader
+from ._blocks import ZIP_MAGIC, Reader
 from ._indicators import rows_from_blocks
 
 _HEAD_BYTES = 8192
 
 
 def _readers() -> dict[str, Reader]:
-    """The registry: every format's reader, by name (imported lazily: optional libraries)."""
+    """The registry: every format's reader, by name (imported lazily: optional libraries). Text
+    formats are asked in this order, so html comes before the plain text dump."""
     from . import excel, html_page, pdf, word
 
     return {r.name: r for r in (word.READER, excel.READER, excel.XLS_READER, pdf.READER, html_page.READER, text.READER)}
 
 
+#: what a signature several readers share is, for the message when none of them claims a file
+_CONTAINERS = {ZIP_MAGIC: "a zip archive"}
+#: formats refused with advice (their content may look like a supported one's container)
+_UNSUPPORTED = {".doc": "legacy .doc (save it as .docx)"}
+
+
 def detect_format(path: Path, head: bytes, limits: _limits.Limits | None = None) -> str:
-    """Name of the reader for ``path``; raises InputError for unusable or unsupported files
-    (a zip over the unpacked-size limits among them)."""
-    suffix = path.suffix.lower()
+    """Name of the reader for ``path``: the first binary reader whose sniff claims the content,
+    whatever the name; else, for a text suffix, the first text reader whose sniff claims it (or
+    the suffix's own). Raises InputError for unusable or unsupported files (a zip over the
+    unpacked-size limits among them)."""
     if not head:
         raise InputError(path, "empty file")
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = set(archive.namelist())
-                _limits.check_zip(archive, limits)
-        except LimitExceeded as exc:
-            raise InputError(path, str(exc)) from None
-        except (zipfile.BadZipFile, OSError):
-            kind = {".docx": "docx", ".xlsx": "xlsx"}.get(suffix, "zip")
-            raise InputError(path, f"corrupt {kind} file (broken zip archive)") from None
-        if "word/document.xml" in names:
-            return "docx"
-        if "xl/workbook.xml" in names:
-            return "xlsx"
-        raise InputError(path, "unsupported type: a zip archive that is neither .docx nor .xlsx")
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        if suffix == ".xls":
-            return "xls"
-        if suffix == ".doc":
-            raise InputError(path, "unsupported type: legacy .doc (save it as .docx)")
-        return "xls"
-    binary_suffix = {".pdf": "PDF", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls"}
-    if suffix in binary_suffix:
-        raise InputError(path, f"corrupt {binary_suffix[suffix]} file (content is not a {binary_suffix[suffix]})")
-    if suffix not in {".txt", ".text", ".htm", ".html", ".xhtml", ""}:
+    readers = list(_readers().values())
+    suffix = path.suffix.lower()
+    owner = next((r for r in readers if suffix in r.suffixes), None)
+    if head.startswith(ZIP_MAGIC):
+        _check_zip(path, limits, owner.name if owner and owner.magic == ZIP_MAGIC else "zip")
+    binary = [r for r in readers if r.magic]
+    for reader in binary:
+        if reader.sniff(head, path):
+            return reader.name
+    if suffix in _UNSUPPORTED:
+        raise InputError(path, f"unsupported type: {_UNSUPPORTED[suffix]}")
+    shared = [r for r in binary if head.startswith(r.magic)]
+    if len(shared) > 1:  # a container several formats use (zip), holding none of them
+        container = _CONTAINERS.get(shared[0].magic, "a file")
+        raise InputError(path, f"unsupported type: {container} that is not {' or '.join(r.name for r in shared)}")
+    if owner is None:
         raise InputError(path, f"unsupported type: {suffix}")
-    lowered = head.lower()
-    if suffix in {".htm", ".html", ".xhtml"} or b"<table" in lowered or b"<html" in lowered:
-        return "html"
-    return "text"
+    if owner.magic:
+        raise InputError(path, f"corrupt {owner.name} file (content is not a {owner.name})")
+    return next((r.name for r in readers if not r.magic and r.sniff(head, path)), owner.name)
+
+
+def _check_zip(path: Path, limits: _limits.Limits | None, kind: str) -> None:
+    """A zip container is bounded (unpacked sizes) and readable before any reader opens it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _limits.check_zip(archive, limits)
+    except LimitExceeded as exc:
+        raise InputError(path, str(exc)) from None
+    except (zipfile.BadZipFile, OSError):
+        raise InputError(path, f"corrupt {kind} file (broken zip archive)") from None
 
 
 def read_input(path: Path) -> bytes:

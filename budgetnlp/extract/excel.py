@@ -38,7 +38,7 @@ from pathlib import Path
 
 from .._text import nfkc, squash
 from ..errors import InputError
-from ._blocks import Block, Paragraph, Reader, Table
+from ._blocks import ZIP_MAGIC, Block, Paragraph, Reader, Table, zip_members
 from ._indicators import _BUDGET_LABEL, _CODE_LABELS, _GOAL_LABELS, _NAME_LABELS, _cell_field, _find_header
 
 #: (row, col) → rendered text, 0-based, non-empty cells only
@@ -532,12 +532,13 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def _sniff_xlsx(head: bytes, path: Path) -> bool:
-    return head.startswith(b"PK\x03\x04")
+    return head.startswith(ZIP_MAGIC) and "xl/workbook.xml" in zip_members(path)
 
 
 def _sniff_xls(head: bytes, path: Path) -> bool:
-    return head.startswith(_OLE)
+    """An OLE compound file, unless named .doc (legacy Word shares the container)."""
+    return head.startswith(_OLE) and path.suffix.lower() != ".doc"
 
 
-READER = Reader(name="xlsx", suffixes=(".xlsx", ".xlsm"), sniff=_sniff_xlsx, read=_read_xlsx)
-XLS_READER = Reader(name="xls", suffixes=(".xls",), sniff=_sniff_xls, read=_read_xls)
+READER = Reader(name="xlsx", suffixes=(".xlsx", ".xlsm"), sniff=_sniff_xlsx, read=_read_xlsx, magic=ZIP_MAGIC)
+XLS_READER = Reader(name="xls", suffixes=(".xls",), sniff=_sniff_xls, read=_read_xls, magic=_OLE)

@@ -311,9 +311,14 @@ def _read(path: Path) -> list[Block]:
     return parse_html(decode_html(path.read_bytes(), path))
 
 
-def _sniff(head: bytes, path: Path) -> bool:
-    lowered = head[:4096].lower()
+def has_markup(head: bytes) -> bool:
+    """Whether a file's first bytes carry HTML markup (a text dump with a table tag is a page)."""
+    lowered = head.lower()
     return any(mark in lowered for mark in (b"<html", b"<!doctype html", b"<table", b"<body"))
+
+
+def _sniff(head: bytes, path: Path) -> bool:
+    return has_markup(head) or path.suffix.lower() in READER.suffixes
 
 
 READER = Reader(name="html", suffixes=(".html", ".htm", ".xhtml"), sniff=_sniff, read=_read)

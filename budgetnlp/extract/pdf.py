@@ -537,8 +537,11 @@ def _read_pages(pdf, settings: dict, pdfium: _Pdfium) -> tuple[list[list[_Item]]
     return pages, total, fonts
 
 
+_MAGIC = b"%PDF"
+
+
 def _sniff(head: bytes, path: Path) -> bool:
-    return head.startswith(b"%PDF")
+    return head.startswith(_MAGIC)
 
 
-READER = Reader(name="pdf", suffixes=(".pdf",), sniff=_sniff, read=_read)
+READER = Reader(name="PDF", suffixes=(".pdf",), sniff=_sniff, read=_read, magic=_MAGIC)

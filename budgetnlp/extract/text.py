@@ -15,14 +15,18 @@ Layout of a dump, as produced by common docx-to-text tools:
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
 from ._blocks import Block, Paragraph, Reader, Table
 from ._decode import decode_bytes
 from ._indicators import _cell_field
+from .html_page import has_markup
 
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
+#: control characters no text file holds (tab, newlines and form feed are text)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def parse_text_dump(text: str) -> list[Block]:
@@ -72,7 +76,19 @@ def _read(path: Path) -> list[Block]:
 
 
 def _sniff(head: bytes, path: Path) -> bool:
-    return b"\x00" not in head[:4096]
+    """Readable text without markup: UTF-16 with its BOM, or UTF-8/GB18030 without control
+    characters (a character cut at the end of ``head`` does not count against it)."""
+    if has_markup(head):
+        return False
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            decoded = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        return not _CONTROL.search(decoded)
+    return False
 
 
 READER = Reader(name="text", suffixes=(".txt", ".text", ""), sniff=_sniff, read=_read)

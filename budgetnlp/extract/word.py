@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._blocks import Block, Paragraph, Reader
+from ._blocks import ZIP_MAGIC, Block, Paragraph, Reader, zip_members
 from .html_page import Cell, Grid, grid_blocks
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -129,7 +129,7 @@ def read_docx(path: Path) -> list[Block]:
 
 
 def _sniff(head: bytes, path: Path) -> bool:
-    return head.startswith(b"PK\x03\x04") and (b"word/" in head or path.suffix.lower() == ".docx")
+    return head.startswith(ZIP_MAGIC) and "word/document.xml" in zip_members(path)
 
 
-READER = Reader(name="docx", suffixes=(".docx",), sniff=_sniff, read=read_docx)
+READER = Reader(name="docx", suffixes=(".docx",), sniff=_sniff, read=read_docx, magic=ZIP_MAGIC)
