@@ -11,7 +11,6 @@ its line in errors.csv.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import signal
@@ -20,7 +19,6 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -30,34 +28,10 @@ SAMPLES = ROOT / "data" / "samples"
 sys.path.insert(0, str(ROOT))
 
 from budgetnlp.extract import extract_file  # noqa: E402
+from tests.helpers import malformed_docx  # noqa: E402
+from tests.helpers import zip_bytes as _zip  # noqa: E402
 
 VARIANTS = 4  # each sample in this many versions (a trailing blank line each: new content, same rows)
-
-
-def _zip(members: dict[str, str | bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def malformed_docx() -> bytes:
-    """A real (python-docx) document whose document.xml is cut short: lxml's XMLSyntaxError,
-    which holds an unpicklable error log."""
-    import docx
-
-    buffer = io.BytesIO()
-    docx.Document().save(buffer)
-    source = zipfile.ZipFile(buffer)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename == "word/document.xml":
-                data = data[: len(data) // 2]
-            archive.writestr(info, data)
-    return out.getvalue()
 
 
 def bad_inputs(folder: Path) -> list[str]:

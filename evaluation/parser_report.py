@@ -16,26 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from budgetnlp.normalize import parse_value
+from lf_report import default_annotations as default_annotation_files  # the same gold files, the same holdout
+from lf_report import holdout_sources
 
-ROOT = Path(__file__).resolve().parents[1]
-HOLDOUT_FILE = ROOT / "evaluation" / "holdout_sources.txt"
-
-
-def default_annotation_files() -> list[Path]:
-    """gold.csv and gold_localities.csv from data/annotations, falling back to ../shared/annotations."""
-    files = []
-    for name in ("gold.csv", "gold_localities.csv"):
-        for folder in (ROOT / "data" / "annotations", ROOT.parent / "shared" / "annotations"):
-            if (folder / name).is_file():
-                files.append(folder / name)
-                break
-    return files
-
-
-def holdout_sources() -> set[str]:
-    if not HOLDOUT_FILE.is_file():
-        return set()
-    return {line.strip() for line in HOLDOUT_FILE.read_text(encoding="utf-8").splitlines() if line.strip()}
 
 
 def load_gold(files, include_holdout: bool = False) -> pd.DataFrame:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import io
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,3 +83,30 @@ SAMPLE_FILES = {"004": "004_8fe8d81b6e5c8740.txt", "001": "001_7a371d8eaa1dfa6d.
 def sample_documents(projects: dict[str, int | None]) -> dict[str, dict]:
     """sample_document for each sample key, limited to ``projects[key]`` projects."""
     return {key: sample_document(SAMPLE_FILES[key], projects[key]) for key in projects}
+
+
+def zip_bytes(members: dict[str, bytes | str]) -> bytes:
+    """A zip archive (docx/xlsx-shaped when the members say so) made in memory."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def malformed_docx() -> bytes:
+    """A real (python-docx) document whose document.xml is cut short: lxml's XMLSyntaxError,
+    which holds an unpicklable error log."""
+    import docx
+
+    buffer = io.BytesIO()
+    docx.Document().save(buffer)
+    source = zipfile.ZipFile(buffer)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                data = data[: len(data) // 2]
+            archive.writestr(info, data)
+    return out.getvalue()

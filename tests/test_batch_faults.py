@@ -4,14 +4,12 @@ every batch."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +21,8 @@ from budgetnlp.extract import extract, extract_file
 from budgetnlp.extract._limits import Limits
 from budgetnlp.scoring import score
 
-from .helpers import SAMPLES
+from .helpers import SAMPLES, malformed_docx
+from .helpers import zip_bytes as _zip
 
 SAMPLE_ROWS = 278
 GOOD = "004_8fe8d81b6e5c8740.txt"  # 27 rows
@@ -44,32 +43,6 @@ def _main(capsys, *args) -> tuple[int, str]:
     finally:
         sys.argv = argv
     return code, capsys.readouterr().err
-
-
-def _zip(members: dict[str, bytes | str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def malformed_docx() -> bytes:
-    """A real (python-docx) document whose document.xml is cut short: lxml's XMLSyntaxError,
-    which holds an unpicklable error log."""
-    import docx
-
-    buffer = io.BytesIO()
-    docx.Document().save(buffer)
-    source = zipfile.ZipFile(buffer)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename == "word/document.xml":
-                data = data[: len(data) // 2]
-            archive.writestr(info, data)
-    return out.getvalue()
 
 
 def bad_files(folder: Path) -> dict[str, str]:
