@@ -31,16 +31,9 @@ from ._text import squash
 from .errors import InputError
 from .io import restore_frame
 from .rules import ABSTAIN, CorpusStats, apply_rules, row_view, rules_for, suggest_metric_type
-from .schema import FLAGS, METRIC_TYPES
-
-CELLS = ["level1", "level2", "name", "description", "value", "basis"]
-LABELS = [*FLAGS, "metric_type", "suggested_metric_type"]
-#: columns of an annotation file (gold.csv and the review app's exports share them)
-ANNOTATION_COLUMNS = [
-    "doc", "department", "year", "project_code", "project", *CELLS,
-    *(c for label in LABELS for c in (label, f"{label}_votes")),
-    "note_A", "note_B", "note_C", "decided_by", "decided_at",
-]
+from .schema import ANNOTATION_COLUMNS, FLAGS, METRIC_TYPES  # noqa: F401 - ANNOTATION_COLUMNS re-exported
+from .schema import ANNOTATION_CELLS as CELLS
+from .schema import LABEL_FIELDS as LABELS
 #: columns of self-contained annotation lines (they carry their own cells; no document to join to)
 SOURCE_COLUMNS = ["source_id", "locality", "source_url", "layout"]
 SPLITS = ("train", "validation", "test")
