@@ -127,10 +127,9 @@ def dataset_build(
     from .dataset import build_dataset, save_dataset
     from .extract import extract as run_extract
     from .io import read_table
-    from .training import REPO
 
-    frame = read_table(rows) if rows else run_extract([REPO / "data" / "samples"]).rows
-    frame = build_dataset(frame, annotations or [REPO / "data" / "annotations"], seed=seed)
+    frame = read_table(rows) if rows else run_extract([Path("data") / "samples"]).rows
+    frame = build_dataset(frame, annotations or [Path("data") / "annotations"], seed=seed)
     save_dataset(frame, out, seed=seed)
     counts = frame["label_source"].value_counts().to_dict()
     groups = frame.groupby("source_kind")["group"].nunique().to_dict()
@@ -141,7 +140,7 @@ def dataset_build(
 @app.command()
 def train(
     out: Path = typer.Option(..., "-o", "--out", help="Model folder, e.g. models/NAME."),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (default training/configs/default.yaml)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (default: the shipped default model's, budgetnlp/resources/default_config.yaml)."),
     data: Path = typer.Option(Path("data/processed"), "--data", help="Dataset folder from `budgetnlp dataset build`."),
     backend: Optional[str] = typer.Option(None, "--backend", help="sklearn (default) or transformer."),
     model_path: Optional[Path] = typer.Option(None, "--model-path", help="Local Hugging Face encoder folder (transformer backend)."),
@@ -159,7 +158,7 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Optional[Path] = typer.Option(None, "--model", help="Model folder whose config to evaluate (default: training/configs/default.yaml)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model folder whose config to evaluate (default: the shipped default config)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset folder (default: build from data/samples + data/annotations)."),
     out: Path = typer.Option(Path("evaluation/results"), "--out", help="Where cv_results.json and cv_summary.md go."),
     curve: bool = typer.Option(True, "--learning-curve/--no-learning-curve", help="Also compute the learning curve by training sources."),
@@ -173,14 +172,14 @@ def evaluate(
     from .dataset import build_dataset, load_dataset_frame
     from .evaluate import run_evaluation, summary_table, write_results
     from .extract import extract as run_extract
-    from .training import DEFAULT_CONFIG, REPO
+    from .training import DEFAULT_CONFIG
 
     config_path = (model / "config.yaml") if model else DEFAULT_CONFIG
     cfg = load_config(config_path)
     if data:
         frame = load_dataset_frame(data)
     else:
-        frame = build_dataset(run_extract([REPO / "data" / "samples"]).rows, [REPO / "data" / "annotations"], seed=cfg.seed)
+        frame = build_dataset(run_extract([Path("data") / "samples"]).rows, [Path("data") / "annotations"], seed=cfg.seed)
     if quick:
         folds, provinces, curve = 4, False, False
     results, by_province, points = run_evaluation(frame, cfg, folds=folds, include_holdout=holdout,
@@ -196,7 +195,7 @@ def evaluate(
 def score(
     inputs: List[Path] = typer.Argument(..., help="Disclosures (any supported format) or row tables (.csv/.jsonl/.parquet); files or folders."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder for scored.csv/.parquet/.xlsx, report.html, summary.json, errors.csv."),
-    model: str = typer.Option("default", "--model", help="Model name under models/ or a model folder."),
+    model: str = typer.Option("default", "--model", help="A model folder, or a name looked up in $BUDGETNLP_MODELS, ./models and your user folder (default: the shipped model, or its `budgetnlp model rebuild`)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Local processes for extraction and scoring."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address tcp://HOST:PORT (the [dist] extra)."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Skip documents already scored by this code and model."),
@@ -214,7 +213,7 @@ def score(
     from .extract import iter_files
     from .scoring import check_output_folder, connect
     from .scoring import score as run_score
-    from .training import load_or_rebuild
+    from .training import load_with_warnings
 
     limits = _limits(max_member_mb, max_document_mb, max_html_depth, max_table_cells)
     if sort not in ("risk", "document"):
@@ -222,7 +221,7 @@ def score(
     check_output_folder(out)  # before any work: one line if the folder cannot be written
     client = connect(scheduler) if scheduler else None
     try:
-        load_or_rebuild(model, say=lambda message: typer.echo(message, err=True))  # rebuild a broken default once, up front
+        load_with_warnings(model, say=lambda message: typer.echo(message, err=True))  # one line up front if it cannot be used
         total = sum(1 for _ in iter_files(inputs))
         with progress(total, "score") as advance:
 
@@ -247,6 +246,24 @@ def score(
     )
     if run.documents == 0:
         raise typer.Exit(2)
+
+
+model_app = typer.Typer(help="The default model shipped with the package.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("rebuild")
+def model_rebuild(
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Model folder (default: your user folder, $BUDGETNLP_HOME/models/default or ~/.local/share/budgetnlp/models/default, replaced)."),
+    force: bool = typer.Option(False, "--force", help="Replace a model already in --out."),
+    cv: bool = typer.Option(True, "--cv/--no-cv", help="Cross-validate for metrics.json and the model card."),
+) -> None:
+    """Retrain the default model from the rows and config shipped with the package (seconds), when
+    the shipped one cannot be loaded (e.g. other library versions); `--model default` then uses it."""
+    from .training import rebuild_default_model
+
+    model = rebuild_default_model(out, cv=cv, force=force)
+    typer.echo(f"model {model.label} → {model.folder}", err=True)
 
 
 cache_app = typer.Typer(help="The score cache (scored documents kept between runs).", no_args_is_help=True)

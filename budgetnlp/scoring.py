@@ -132,9 +132,9 @@ class UnitResult:
 @lru_cache(maxsize=4)
 def _model(model_ref: str):
     """One loaded model per process (workers load it once, then score many documents)."""
-    from .training import load_or_rebuild
+    from .training import load_with_warnings
 
-    return load_or_rebuild(model_ref, say=lambda message: None)
+    return load_with_warnings(model_ref, say=lambda message: None)
 
 
 def _read_unit(unit: Unit, data: bytes, limits: Limits | None) -> pd.DataFrame:

@@ -11,11 +11,14 @@ from .config import TrainConfig, load_config
 from .dataset import build_dataset, data_hash, load_dataset_frame
 from .errors import ModelError
 from .evaluate import cross_validate, groups_of, holdout_groups, lines_table, summary_table
-from .models import REPO_MODELS, Model, _artifact, fit_model, load_model, save_model
+from .models import Model, _artifact, fit_model, load_model, save_model, user_models_dir
 from .schema import FLAGS
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = REPO / "training" / "configs" / "default.yaml"
+PACKAGE = Path(__file__).resolve().parent
+#: the training config of the shipped default model (``budgetnlp train`` without --config)
+DEFAULT_CONFIG = PACKAGE / "resources" / "default_config.yaml"
+#: the labelled rows the shipped default model was trained on: all ``budgetnlp model rebuild`` needs
+DEFAULT_DATASET = PACKAGE / "resources" / "default_dataset.parquet"
 
 KNOWN_LIMITS = """\
 - Gold rows come from 32 sources: three sample disclosures from Hebei (278 rows, template-heavy)
@@ -104,27 +107,25 @@ def train_from_folder(data: str | Path, config_path: str | Path | None, out: str
     return train(load_dataset_frame(data), config, out, force=force, cv=cv)
 
 
-def rebuild_default_model(folder: Path | None = None) -> Model:
-    """Rebuild models/default from the bundled data/ (samples + annotations): seconds."""
-    from .extract import extract
+def rebuild_default_model(folder: str | Path | None = None, *, cv: bool = True, force: bool = False) -> Model:
+    """Retrain the default model from the rows and config shipped with the package (seconds), into
+    ``folder`` (default: the user folder, replaced), never into the package: an install may be
+    read-only, and the next one replaces it."""
+    target = Path(folder) if folder else user_models_dir() / "default"
+    if PACKAGE in (target.resolve(), *target.resolve().parents):
+        raise ModelError(f"{target}: inside the installed package; rebuild into a user folder"
+                         f" (the default: {user_models_dir() / 'default'})")
+    frame = pd.read_parquet(DEFAULT_DATASET)
+    return train(frame, load_config(DEFAULT_CONFIG), target, force=force or folder is None, baselines=False, cv=cv)
 
-    rows = extract([REPO / "data" / "samples"]).rows
-    frame = build_dataset(rows, [REPO / "data" / "annotations"])
-    return train(frame, load_config(DEFAULT_CONFIG), folder or REPO_MODELS / "default", force=True, baselines=False)
 
-
-def load_or_rebuild(model: str | Path = "default", say=print) -> Model:
-    """Load a model; the default one is rebuilt from data/ when it cannot be loaded (e.g. new
-    library versions). Load warnings (other library versions) are passed to ``say``, once each."""
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            loaded = load_model(model)
-        for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
-            say(f"budgetnlp: warning: {message}")
-        return loaded
-    except ModelError as error:
-        if str(model) != "default":
-            raise
-        say(f"budgetnlp: the default model cannot be loaded ({error}); rebuilding it from data/ …")
-        return rebuild_default_model()
+def load_with_warnings(model: str | Path = "default", say=print) -> Model:
+    """Load a model to score with; its load warnings (other library versions, a user rebuild that
+    gave way) go to ``say``, once each. Nothing is retrained here: a default that cannot be loaded
+    raises ModelError naming ``budgetnlp model rebuild``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_model(model)
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+        say(f"budgetnlp: warning: {message}")
+    return loaded

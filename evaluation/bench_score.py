@@ -111,9 +111,9 @@ def main() -> None:
     parser.add_argument("--single-docs", type=int, default=1_000, help="documents for the one-process runs")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    from budgetnlp.training import load_or_rebuild
+    from budgetnlp.training import load_with_warnings
 
-    load_or_rebuild("default")
+    load_with_warnings("default")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         corpus = tmp / "corpus"

@@ -436,17 +436,18 @@ def test_summary_counts_value_issues(tmp_path):
 
 
 def test_no_version_warning_for_libraries_a_sklearn_model_does_not_use(tmp_path):
-    from budgetnlp.training import load_or_rebuild
+    from budgetnlp.models import SHIPPED_MODELS
+    from budgetnlp.training import load_with_warnings
 
     model = tmp_path / "m"
-    shutil.copytree(Path(scoring.__file__).parents[1] / "models" / "default", model)
+    shutil.copytree(SHIPPED_MODELS / "default", model)
     meta = json.loads((model / "meta.json").read_text(encoding="utf-8"))
     said = []
     meta["versions"].update(transformers="0.0.1", torch="0.0.1")
     (model / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    load_or_rebuild(str(model), say=said.append)
+    load_with_warnings(str(model), say=said.append)
     assert said == []
     meta["versions"]["scikit-learn"] = "0.0.1"
     (model / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    load_or_rebuild(str(model), say=said.append)
+    load_with_warnings(str(model), say=said.append)
     assert len(said) == 1 and "scikit-learn 0.0.1" in said[0] and "transformers" not in said[0]

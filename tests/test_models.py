@@ -37,7 +37,7 @@ from budgetnlp.models._artifact import MODEL_FILE, TRUSTED_PREFIXES, library_ver
 from budgetnlp.rules import CorpusStats, apply_rules, parse_row_value, row_view
 from budgetnlp.schema import FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
 from budgetnlp.suggest import suggest_rewrite
-from budgetnlp.training import DEFAULT_CONFIG, load_or_rebuild, train
+from budgetnlp.training import DEFAULT_CONFIG, load_with_warnings, train
 
 from .helpers import ROOT
 
@@ -645,38 +645,11 @@ def test_default_model_loads(frame):
     assert out.loc[0, "unmeasurable"] == 1
 
 
-def test_broken_default_is_rebuilt(trained, tmp_path, monkeypatch):
-    """A default that cannot be loaded is rebuilt from data/ into models/default (the repository's
-    models/ is patched here to a temporary folder: the real one is never written)."""
-    repo_default = models_module.REPO_MODELS / "default"
-    repo_before = _digest(repo_default)
-    base = tmp_path / "models"
-    shutil.copytree(trained.folder, base / "default")
-    (base / "default" / MODEL_FILE).write_bytes(b"garbage")
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    monkeypatch.chdir(empty)  # ./models and ./default are searched too: there are none here
-    monkeypatch.delenv("BUDGETNLP_MODELS", raising=False)
-    for module in (models_module, training_module):
-        monkeypatch.setattr(module, "REPO_MODELS", base)
-
-    messages: list[str] = []
-    model = load_or_rebuild("default", say=messages.append)
-    assert len(messages) == 1 and "cannot be loaded" in messages[0] and "rebuilding" in messages[0]
-    assert "model.skops" in messages[0]  # the reason is named
-    assert model.folder == base / "default"
-    assert model.predict(pd.DataFrame({"name": ["群众满意度"], "value": ["≥90%"]}))["risk"].between(0, 1).all()
-    messages.clear()
-    again = load_or_rebuild("default", say=messages.append)  # fixed for good: no second rebuild
-    assert messages == [] and again.version == model.version
-    assert _digest(repo_default) == repo_before
-
-
 def test_a_broken_named_model_is_not_rebuilt(trained, tmp_path):
     folder = _copy(trained, tmp_path)
     (folder / MODEL_FILE).write_bytes(b"garbage")
     with pytest.raises(ModelError):
-        load_or_rebuild(folder, say=pytest.fail)
+        load_with_warnings(folder, say=pytest.fail)
 
 
 # ---------------------------------------------------------------- config

@@ -28,7 +28,9 @@ from ..suggest import suggest_rewrite
 from . import _artifact
 
 FLAG_NAMES = {"vague": "模糊", "boilerplate": "套话", "category_mismatch": "类别错配", "unmeasurable": "不可衡量"}
-REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+#: the models shipped inside the package (the default one); ``budgetnlp model rebuild`` never writes here
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "resources" / "models"
+REBUILD_COMMAND = "budgetnlp model rebuild"
 
 
 @dataclass
@@ -166,20 +168,69 @@ def _file_version(folder: Path) -> str:
 
 
 # ---------------------------------------------------------------- loading
-def resolve_model_path(model: str | Path) -> Path:
-    """'default' or a name → models/<name> (BUDGETNLP_MODELS, the repository's models/, ./models); else a path."""
+def user_models_dir() -> Path:
+    """Where ``budgetnlp model rebuild`` writes, never the installed package (it may be read-only,
+    and the next install replaces it): $BUDGETNLP_HOME/models, else $XDG_DATA_HOME/budgetnlp/models,
+    else ~/.local/share/budgetnlp/models."""
+    if os.environ.get("BUDGETNLP_HOME"):
+        return Path(os.environ["BUDGETNLP_HOME"]) / "models"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "budgetnlp" / "models"
+
+
+def _data_hash(folder: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("data_hash")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _candidates(model: str | Path) -> list[Path]:
+    """The folders ``model`` may mean, preferred first. A path is itself; a name is looked up in
+    $BUDGETNLP_MODELS and ./models, then the user folder and the shipped models, where a user
+    rebuild counts only while it was trained on the shipped model's data (a newer package wins)."""
     path = Path(model)
     if path.is_dir() or os.sep in str(model) or "/" in str(model):
-        return path
-    for base in (os.environ.get("BUDGETNLP_MODELS"), REPO_MODELS, Path.cwd() / "models"):
-        if base and (Path(base) / str(model)).is_dir():
-            return Path(base) / str(model)
-    return REPO_MODELS / str(model)
+        return [path]
+    name = str(model)
+    for base in (os.environ.get("BUDGETNLP_MODELS"), Path.cwd() / "models"):
+        if base and (Path(base) / name).is_dir():
+            return [Path(base) / name]
+    rebuilt, shipped = user_models_dir() / name, SHIPPED_MODELS / name
+    if not shipped.is_dir():
+        return [rebuilt if rebuilt.is_dir() else Path("models") / name]
+    current = rebuilt.is_dir() and _data_hash(rebuilt) is not None and _data_hash(rebuilt) == _data_hash(shipped)
+    return [rebuilt, shipped] if current else [shipped]
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """The folder ``model`` names: a path, or a name (see ``_candidates``; "default" is the
+    shipped model or its current user rebuild)."""
+    return _candidates(model)[0]
 
 
 def load_model(model: str | Path = "default") -> Model:
-    """Load a model folder; raises ModelError with the reason when it cannot be used."""
-    folder = resolve_model_path(model)
+    """Load a model folder; raises ModelError with the reason when it cannot be used (for a
+    shipped model, with the command that rebuilds it). A user rebuild that cannot be loaded
+    gives way to the shipped model, with a warning."""
+    *preferred, last = _candidates(model)
+    for folder in preferred:
+        try:
+            return _load_folder(folder)
+        except ModelError as error:
+            warnings.warn(f"{error}; using the model shipped with the package", stacklevel=2)
+    try:
+        return _load_folder(last)
+    except ModelError as error:
+        if last != SHIPPED_MODELS / str(model):
+            raise
+        target = user_models_dir() / str(model)
+        raise ModelError(f"{error}; the {model} model cannot be loaded: `{REBUILD_COMMAND}` retrains it"
+                         f" into {target} (seconds)") from None
+
+
+def _load_folder(folder: Path) -> Model:
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         meta = _artifact.read_meta(folder)
