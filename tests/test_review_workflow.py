@@ -193,6 +193,45 @@ def test_queue_shows_uncertainty_highlights_and_fresh_counts(database_url, runs)
     app.state.engine.dispose()
 
 
+@pytest.mark.parametrize("channel", ["api", "page"])
+def test_a_save_that_keeps_the_status_reuses_counts_but_label_filters_stay_fresh(database_url, runs, monkeypatch, channel):
+    """Fresh counts after one's own save without a recount of the whole queue on every save."""
+    from budgetnlp.review import queue
+
+    app = create_app(database_url, count_cache_ttl=600)
+    service.import_run(app.state.engine, runs["v1"])
+    service.add_user(app.state.engine, "alice", PASSWORD)
+    alice = client_for(app, "alice")
+    row_id = first_rows(alice)[0]["row_id"]
+    assert save(alice, row_id, decision_body(row_state(alice, row_id))).status_code == 200  # unreviewed → reviewed
+    assert alice.get("/api/queue").json()["counts"]["reviewed"] == 1
+    flagged = alice.get("/api/queue", params={"flag": "vague"}).json()["total"]
+    recounts = []
+    real = queue.queue_counts
+    monkeypatch.setattr(queue, "queue_counts", lambda *a, **k: recounts.append(a[1]) or real(*a, **k))
+    state = row_state(alice, row_id)
+    flip = 1 - state["labels"]["vague"]
+    if channel == "api":
+        assert save(alice, row_id, decision_body(state, vague=flip)).status_code == 200
+    else:
+        form = {"csrf_token": csrf_from(alice.get(f"/rows/{row_id}").text), "base_version": str(state["version"]),
+                "metric_type": state["labels"]["metric_type"], "suggested_metric_type": state["labels"]["suggested_metric_type"],
+                "action": "save", **{f: "1" for f in FLAGS if (flip if f == "vague" else state["labels"][f])}}
+        recounts.clear()
+        assert alice.post(f"/rows/{row_id}", data=form, follow_redirects=False).status_code == 303
+    assert row_state(alice, row_id)["status"] == "reviewed"  # still one reviewer: the status stays
+    assert alice.get("/api/queue").json()["counts"]["reviewed"] == 1 and recounts == []  # cached counts still hold
+    assert alice.get("/queue").status_code == 200 and recounts == []
+    # a filter on the labels the save changed is counted afresh
+    assert alice.get("/api/queue", params={"flag": "vague"}).json()["total"] == flagged + (1 if flip else -1)
+    assert [q.flag for q in recounts] == ["vague"]
+    # a save that moves a row to another status refreshes every count again
+    other = first_rows(alice, 2, status="unreviewed")[1]["row_id"]
+    assert save(alice, other, decision_body(row_state(alice, other))).status_code == 200
+    assert alice.get("/api/queue").json()["counts"]["reviewed"] == 2
+    app.state.engine.dispose()
+
+
 def test_location_docs_and_favicon(app, alice):
     row_id = first_rows(alice)[0]["row_id"]
     location = row_state(alice, row_id)["location"]

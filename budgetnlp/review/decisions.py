@@ -149,7 +149,7 @@ def save_decisions(engine: sa.Engine, user: dict, items: list[tuple[str, Decisio
     with engine.connect() as conn:
         try:
             rows = {r.row_id: r for r in conn.execute(
-                sa.select(t.c.row_id, t.c.version, t.c.model, *(t.c[f] for f in FLAGS), t.c.metric_type,
+                sa.select(t.c.row_id, t.c.version, t.c.status, t.c.model, *(t.c[f] for f in FLAGS), t.c.metric_type,
                           t.c.suggested_metric_type).where(t.c.row_id.in_(ids)))}
             missing = [row_id for row_id in ids if row_id not in rows]
             if missing:
@@ -171,6 +171,7 @@ def save_decisions(engine: sa.Engine, user: dict, items: list[tuple[str, Decisio
                     raced.append(row_id)
                     continue
                 saved.append({"row_id": row_id, "version": decision.base_version + 1, "status": state["status"],
+                              "previous_status": model_row.status,
                               "decision_id": decision_id, "decided_by": user["name"], "decided_at": iso(stamp)})
             if raced:
                 conn.rollback()

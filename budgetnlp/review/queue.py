@@ -193,6 +193,27 @@ class CountCache:
             self._data.clear()
 
 
+def note_own_saves(session, saved) -> None:
+    """Remember in the session when its reviewer last saved (``saved_at``) and last moved a row
+    to another status (``moved_at``), for :func:`fresh_after`. ``saved``: the save results (a
+    dict or a list); one without ``previous_status`` (undo, bulk) counts as a move."""
+    stamp = time.time()
+    session["saved_at"] = stamp
+    items = saved if isinstance(saved, list) else [saved]
+    if any(not isinstance(s, dict) or s.get("previous_status") != s.get("status") for s in items):
+        session["moved_at"] = stamp
+
+
+def fresh_after(query: QueueQuery, session) -> float | None:
+    """The time after which cached counts for ``query`` must have been computed so that they
+    include this reviewer's own saves. Counts group by status: a save that left its row's
+    status alone changes them only under a filter on the labels or on the reviewer's own
+    decisions, so most saves need not cost a recount of 100,000 rows."""
+    if query.flag or query.metric_type or query.status in ("mine", "not_mine"):
+        return session.get("saved_at")
+    return session.get("moved_at")
+
+
 def queue_counts(engine: sa.Engine, query: QueueQuery, user_id: int | None = None) -> dict:
     """Rows matching the filters (without the status filter) per status, and the total with it."""
     t = _base(query)

@@ -3,7 +3,6 @@ Basic credentials; writes by session also need the X-CSRF-Token header."""
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -42,7 +41,7 @@ def filters(
 def _saved(request: Request, result):
     """A session's own save: its next queue counts are computed fresh (see CountCache)."""
     if request.state.auth == "session":
-        request.session["saved_at"] = time.time()
+        queue.note_own_saves(request.session, result)
     return result
 
 
@@ -58,7 +57,7 @@ def me(request: Request):
 @router.get("/queue", summary="审核队列的一页，附各状态的行数")
 def api_queue(request: Request, query: QueueQuery = Depends(filters)):
     return queue.queue(request.app.state.engine, query, request.state.user, request.app.state.queue_cache,
-                       newer_than=request.session.get("saved_at"))
+                       newer_than=queue.fresh_after(query, request.session))
 
 
 @router.get("/rows/{row_id}", summary="一行：模型预测、当前判断与版本、同项目各行、审核历史（未审过时不显示他人判断）")

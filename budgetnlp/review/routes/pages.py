@@ -3,7 +3,6 @@ progress, API docs. Writes are CSRF-checked form posts answered with a redirect.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -38,7 +37,7 @@ def _counts(request: Request, query: QueueQuery) -> dict:
     """The queue's counts, never older than this reviewer's last save."""
     engine, cache, user = request.app.state.engine, request.app.state.queue_cache, request.state.user
     key = ("counts", query.filter_key(user["id"]))
-    return cache.get(key, lambda: queue.queue_counts(engine, query, user["id"]), request.session.get("saved_at"))
+    return cache.get(key, lambda: queue.queue_counts(engine, query, user["id"]), queue.fresh_after(query, request.session))
 
 
 def _flash(request: Request):
@@ -54,7 +53,7 @@ def home():
 def queue_page(request: Request):
     query = queue_query(request.query_params)
     page = queue.queue(request.app.state.engine, query, request.state.user, request.app.state.queue_cache,
-                       newer_than=request.session.get("saved_at"))
+                       newer_than=queue.fresh_after(query, request.session))
     return render(request, "queue.html", {"query": query, "page": page, "facets": request.app.state.facets(),
                                           "flash": _flash(request), "last_save": request.session.get("last_save")})
 
@@ -82,8 +81,9 @@ def form_decision(form, prefix: str = "") -> Decision:
     )
 
 
-def _remember_save(request: Request, saved: dict, name: str) -> None:
-    request.session["saved_at"] = time.time()
+def _remember_save(request: Request, saved: dict, name: str, every: list | None = None) -> None:
+    """``saved``: the save the undo button withdraws; ``every``: all rows saved (default: that one)."""
+    queue.note_own_saves(request.session, every if every is not None else saved)
     request.session["last_save"] = {"decision_id": saved["decision_id"], "row_id": saved["row_id"], "name": name[:80],
                                     "version": saved["version"]}
 
@@ -121,7 +121,7 @@ async def undo(request: Request):
     decision_id = int_param(form.get("decision_id"), "decision_id", 0, 1)
     result = await run_in_threadpool(decisions.undo_decision, request.app.state.engine, request.state.user, decision_id)
     request.session.pop("last_save", None)
-    request.session["saved_at"] = time.time()
+    queue.note_own_saves(request.session, result | {"previous_status": None})
     request.session["flash"] = {"kind": "undone", "version": result["version"]}
     query = queue_query(request.query_params)
     return RedirectResponse(f"/rows/{result['row_id']}?{urlencode(query.params())}", status_code=303)
@@ -173,7 +173,7 @@ def _project_save(request: Request, key: str, form):
         extra = {"conflicts": exc.current} if isinstance(exc, Conflict) else {"error": str(exc)}
         return render(request, "project.html", _project_context(request, key, pending=pending, **extra),
                       409 if isinstance(exc, Conflict) else 422)
-    _remember_save(request, saved[-1], "")
+    _remember_save(request, saved[-1], "", saved)
     request.session["flash"] = {"kind": "project", "count": len(saved)}
     return RedirectResponse(f"/projects/{key}", status_code=303)
 
@@ -195,7 +195,7 @@ def _bulk(request: Request, form):
     saved = decisions.bulk_decide(request.app.state.engine, request.state.user, query, template, expected,
                                   str(form.get("note", "")))
     if saved:
-        _remember_save(request, saved[-1], "")
+        _remember_save(request, saved[-1], "", saved)
     request.session["flash"] = {"kind": "bulk", "count": len(saved)}
     return RedirectResponse(f"/queue?{urlencode(query.params(page=None))}", status_code=303)
 
