@@ -49,7 +49,9 @@ def highlight(value, query: str | None) -> Markup:
     """The text escaped, with each match of the search (as the search matches: NFKC, any case)
     wrapped in <mark>."""
     value = "" if value is None else str(value)
-    key = search_key(query or "")
+    if not query:  # the common case: a queue page without a search (three cells a row)
+        return escape(value)
+    key = search_key(query)
     if not key:
         return escape(value)
     # match on the normalized text where normalizing kept the length, else on the text as is
