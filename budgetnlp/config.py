@@ -1,4 +1,4 @@
-"""Training configuration: YAML files in training/configs/ → a checked dataclass."""
+"""Training configuration: a YAML file (the shipped default: budgetnlp/resources/default_config.yaml) → a checked dataclass."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .errors import ConfigError
 
 @dataclass
 class TrainConfig:
-    """Everything a user may tune about training; defaults match training/configs/default.yaml."""
+    """Everything a user may tune about training; defaults match budgetnlp/resources/default_config.yaml."""
 
     backend: str = "sklearn"
     seed: int = 0

@@ -640,7 +640,7 @@ def test_default_model_loads(frame):
     model = load_model("default")
     assert model.folder == resolve_model_path("default")
     assert re.fullmatch(r"[0-9a-f]{16}", model.meta["data_hash"])
-    assert model.meta["data_hash"] == data_hash(frame), "models/default is stale: rebuild it from data/"
+    assert model.meta["data_hash"] == data_hash(frame), "the shipped default model is stale: python training/refresh_default.py"
     out = model.predict(pd.DataFrame({"name": ["预算控制数"], "value": ["年度预算"], "level2": ["成本指标"]}))
     assert out.loc[0, "unmeasurable"] == 1
 
