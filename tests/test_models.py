@@ -32,10 +32,10 @@ from budgetnlp.dataset import data_hash
 from budgetnlp.errors import ConfigError, ModelError
 from budgetnlp.evaluate import cross_validate, expected_calibration_error, grouped_folds, groups_of, holdout_groups, out_of_fold
 from budgetnlp.features import RowFeatures
-from budgetnlp.models import FLAG_NAMES, Model, load_model, resolve_model_path
+from budgetnlp.models import Model, load_model, resolve_model_path
 from budgetnlp.models._artifact import MODEL_FILE, TRUSTED_PREFIXES, library_versions
 from budgetnlp.rules import CorpusStats, apply_rules, parse_row_value, row_view
-from budgetnlp.schema import FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
+from budgetnlp.schema import FLAG_LABELS, FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
 from budgetnlp.suggest import suggest_rewrite
 from budgetnlp.training import DEFAULT_CONFIG, load_with_warnings, train
 
@@ -304,7 +304,7 @@ def test_reasons_are_chinese_and_explain_flags(trained, scored):
         assert isinstance(reasons, list) and all(isinstance(r, str) and _CJK.search(r) for r in reasons)
         text = nfkc(f"{record['name']}{record['value']}{record['description']}")
         for flag in FLAGS:
-            lines = [r for r in reasons if r.startswith(f"模型判断为{FLAG_NAMES[flag]}（概率")]
+            lines = [r for r in reasons if r.startswith(f"模型判断为{FLAG_LABELS[flag]}（概率")]
             if not record[flag]:
                 assert not lines, (record["name"], flag)
                 continue

@@ -18,16 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from ..config import TrainConfig
 from ..errors import ModelError
 from ..features import RowFeatures
 from ..rules import CorpusStats
-from ..schema import FLAGS, ROW_COLUMNS, SCORED_COLUMNS
+from ..schema import FLAG_LABELS, FLAGS, ROW_COLUMNS, SCORED_COLUMNS
 from ..suggest import suggest_rewrite
 from . import _artifact
 
-FLAG_NAMES = {"vague": "模糊", "boilerplate": "套话", "category_mismatch": "类别错配", "unmeasurable": "不可衡量"}
 #: the models shipped inside the package (the default one); ``budgetnlp model rebuild`` never writes here
 SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "resources" / "models"
 REBUILD_COMMAND = "budgetnlp model rebuild"
@@ -88,7 +87,7 @@ class Model:
             for flag in FLAGS:
                 if flags[flag]:
                     words = "、".join(f"“{word}”" for word in output["evidence"][flag][i])
-                    line = f"模型判断为{FLAG_NAMES[flag]}（概率{probability[flag][i]:.2f}）"
+                    line = f"模型判断为{FLAG_LABELS[flag]}（概率{probability[flag][i]:.2f}）"
                     lines.append(line + (f"，主要依据词语：{words}" if words else ""))
             if flags["category_mismatch"] and category_issue is not None and category_issue[i]:
                 level2 = record.get("level2_norm") or record.get("level2")
