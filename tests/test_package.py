@@ -277,3 +277,18 @@ def test_the_version_warning_names_only_libraries_the_backend_uses(tmp_path, bac
     assert bool(said) is bool(named), said
     for library in changed:
         assert (f"{library} 0.0" in said) is (library in named), (library, said)
+
+
+def test_a_name_is_looked_up_in_budgetnlp_models_then_the_working_folder(tmp_path, monkeypatch):
+    """The checkout keeps working: `budgetnlp train -o models/NAME` then `--model NAME` from its root."""
+    monkeypatch.setenv("BUDGETNLP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("BUDGETNLP_MODELS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(SHIPPED_DEFAULT, tmp_path / "models" / "mine")
+    assert resolve_model_path("mine") == tmp_path / "models" / "mine"
+    assert load_model("mine").folder == tmp_path / "models" / "mine"
+    shutil.copytree(SHIPPED_DEFAULT, tmp_path / "env" / "mine")
+    monkeypatch.setenv("BUDGETNLP_MODELS", str(tmp_path / "env"))
+    assert resolve_model_path("mine") == tmp_path / "env" / "mine"
+    with pytest.raises(ModelError, match=r"models/nosuch: not a model folder"):
+        load_model("nosuch")
