@@ -258,7 +258,7 @@ def model_rebuild(
     force: bool = typer.Option(False, "--force", help="Replace a model already in --out."),
     cv: bool = typer.Option(True, "--cv/--no-cv", help="Cross-validate for metrics.json and the model card."),
 ) -> None:
-    """Retrain the default model from the rows and config shipped with the package (seconds), when
+    """Retrain the default model from the rows and config shipped with the package (about a minute), when
     the shipped one cannot be loaded (e.g. other library versions); `--model default` then uses it."""
     from .training import rebuild_default_model
 

@@ -108,7 +108,7 @@ def train_from_folder(data: str | Path, config_path: str | Path | None, out: str
 
 
 def rebuild_default_model(folder: str | Path | None = None, *, cv: bool = True, force: bool = False) -> Model:
-    """Retrain the default model from the rows and config shipped with the package (seconds), into
+    """Retrain the default model from the rows and config shipped with the package (about a minute), into
     ``folder`` (default: the user folder, replaced), never into the package: an install may be
     read-only, and the next one replaces it."""
     target = Path(folder) if folder else user_models_dir() / "default"

@@ -226,7 +226,7 @@ def load_model(model: str | Path = "default") -> Model:
             raise
         target = user_models_dir() / str(model)
         raise ModelError(f"{error}; the {model} model cannot be loaded: `{REBUILD_COMMAND}` retrains it"
-                         f" into {target} (seconds)") from None
+                         f" into {target} (about a minute; --no-cv: seconds)") from None
 
 
 def _load_folder(folder: Path) -> Model:
