@@ -364,9 +364,14 @@ def excel_date_serial(v: RowView) -> str | None:
     return None
 
 
+def _name_without_words(v: RowView) -> bool:
+    """A value under a name of digits and signs only (no letters or characters of any script)."""
+    return bool(v.shown_value) and not re.search(r"[^\W\d_]", v.name)
+
+
 @labeling_function("unmeasurable")
 def name_names_nothing(v: RowView) -> str | None:
-    if v.shown_value and not re.search(r"[^\W\d_]", v.name):
+    if _name_without_words(v):
         return f"指标名称“{v.shown_name}”没有说明衡量什么"
     return None
 
@@ -510,7 +515,7 @@ def unfilled_foreign_template(v: RowView) -> str | None:
 
 @labeling_function("boilerplate")
 def name_without_words(v: RowView) -> str | None:
-    if v.shown_value and not re.search(r"[^\W\d_]", v.name):
+    if _name_without_words(v):
         return f"指标名称“{v.shown_name}”不含任何内容，可套用于任何项目"
     return None
 
