@@ -30,7 +30,8 @@ import pandas as pd
 from ._text import squash
 from .errors import InputError
 from .io import restore_frame
-from .rules import ABSTAIN, CorpusStats, apply_rules, row_view, rules_for, suggest_metric_type
+from .corpus import CorpusStats, row_view
+from .rules import ABSTAIN, apply_rules, rules_for, suggest_metric_type
 from .schema import ANNOTATION_COLUMNS, FLAGS, METRIC_TYPES  # noqa: F401 - ANNOTATION_COLUMNS re-exported
 from .schema import ANNOTATION_CELLS as CELLS
 from .schema import LABEL_FIELDS as LABELS

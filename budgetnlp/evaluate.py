@@ -21,7 +21,8 @@ from threadpoolctl import threadpool_limits
 
 from .config import TrainConfig
 from .dataset import weak_label
-from .rules import CorpusStats, apply_rules, row_view, rules_for, suggest_metric_type
+from .corpus import CorpusStats, row_view
+from .rules import apply_rules, rules_for, suggest_metric_type
 from .schema import FLAGS, METRIC_TYPES
 from .tokenize import field_tokens
 

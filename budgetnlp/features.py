@@ -17,7 +17,8 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ._text import squash
-from .rules import ABSTAIN, CorpusStats, RuleResult, apply_rules, records_of, row_view, rules_for, suggest_metric_type
+from .corpus import CorpusStats, records_of, row_view
+from .rules import ABSTAIN, RuleResult, apply_rules, rules_for, suggest_metric_type
 from .schema import FLAGS
 from .tokenize import field_tokens
 

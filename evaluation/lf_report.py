@@ -27,7 +27,8 @@ import pandas as pd
 from budgetnlp.dataset import join_annotations, load_annotations, rows_from_annotations
 from budgetnlp.extract import extract
 from budgetnlp.io import read_table
-from budgetnlp.rules import ABSTAIN, LABELING_FUNCTIONS, CorpusStats, apply_rules, records_of, row_view, suggest_metric_type
+from budgetnlp.corpus import CorpusStats, records_of, row_view
+from budgetnlp.rules import ABSTAIN, LABELING_FUNCTIONS, apply_rules, suggest_metric_type
 from budgetnlp.schema import FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,7 +34,8 @@ from budgetnlp.evaluate import cross_validate, expected_calibration_error, group
 from budgetnlp.features import RowFeatures
 from budgetnlp.models import Model, load_model, resolve_model_path
 from budgetnlp.models._artifact import MODEL_FILE, TRUSTED_PREFIXES, library_versions
-from budgetnlp.rules import CorpusStats, apply_rules, parse_row_value, row_view
+from budgetnlp.corpus import CorpusStats, parse_row_value, row_view
+from budgetnlp.rules import apply_rules
 from budgetnlp.schema import FLAG_LABELS, FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
 from budgetnlp.suggest import suggest_rewrite
 from budgetnlp.training import DEFAULT_CONFIG, load_with_warnings, train

@@ -11,16 +11,8 @@ import pandas as pd
 import pytest
 
 from budgetnlp.extract import extract
-from budgetnlp.rules import (
-    ABSTAIN,
-    LABELING_FUNCTIONS,
-    CorpusStats,
-    RowView,
-    apply_rules,
-    parse_row_value,
-    row_view,
-    suggest_metric_type,
-)
+from budgetnlp.corpus import CorpusStats, RowView, parse_row_value, row_view
+from budgetnlp.rules import ABSTAIN, LABELING_FUNCTIONS, apply_rules, suggest_metric_type
 from budgetnlp.schema import FLAGS
 
 from .helpers import ROOT, SAMPLES
@@ -353,24 +345,6 @@ def test_lf_report_runs():
         assert 0 <= float(match.group(3)) <= 1
 
 
-def test_records_of_matches_pandas_to_dict(sample_rows):
-    import numpy as np
-
-    from budgetnlp.rules import records_of
-
-    def same(a, b):
-        missing = not isinstance(a, dict) and pd.isna(a)
-        return type(a) is type(b) and (missing and pd.isna(b) or not missing and a == b)
-
-    odd = pd.DataFrame({"name": pd.array(["满意度", None], dtype="str"), "year": pd.array([2024, None], dtype="Int64"),
-                        "budget": [1.5, np.nan], "extra": [None, {"a": 1}]})
-    for frame in (sample_rows.head(40), odd, odd.iloc[:0]):
-        expected, got = frame.to_dict("records"), records_of(frame)
-        assert [list(r) for r in got] == [list(r) for r in expected]
-        for a, b in zip(expected, got):
-            assert all(same(a[key], b[key]) for key in a), (a, b)
-
-
 # ---------------------------------------------------------------- rules that transfer across localities
 UNKNOWN = "䶮䶯䶰"  # characters no lexicon knows (CJK extension A)
 
@@ -475,16 +449,6 @@ def test_an_unfilled_row_of_another_works_domain():
     assert "unfilled_foreign_template" not in _votes(name="农村饮水工程覆盖服务人口数", value="万人", level2="数量指标",
                                                      project_name=project)
     assert "unfilled_foreign_template" not in _votes(name="䶮䶯长度", value="公里", level2="数量指标", project_name=project)
-
-
-def test_batch_counts_merge_per_document_counts(sample_rows):
-    """A run counts its batch document by document; merging the parts gives the whole batch's counts."""
-    from functools import reduce
-
-    whole = CorpusStats.from_rows(sample_rows)
-    parts = [CorpusStats.from_rows(rows) for _, rows in sample_rows.groupby("doc_id")]
-    merged = reduce(CorpusStats.merged, parts)
-    assert merged.projects == whole.projects and merged.documents == whole.documents
 
 
 def test_a_row_repeated_across_the_batch_is_boilerplate_evidence():
