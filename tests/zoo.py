@@ -3,7 +3,7 @@
 API (plain functions, usable from any test or script; nothing here touches the network):
 
 - ``source_projects()`` → dict source → (department, [Project]): real projects from
-  ../shared/annotations/gold_localities.csv and the bundled samples.
+  data/annotations/gold_localities.csv and the bundled samples.
 - ``layout_strategy(formats)`` → a hypothesis strategy of ``Layout`` (for ``@given``);
   ``layout_specs(n, seed, formats)`` → ``n`` layouts drawn with ``random.Random(seed)`` through the
   same builder (for scripts, and for other formats' tests such as PDF); ``added=True`` also varies
@@ -36,7 +36,7 @@ from budgetnlp._text import squash
 
 from .helpers import ROOT, SAMPLE_FILES, sample_document
 
-GOLD = ROOT.parent / "shared" / "annotations" / "gold_localities.csv"
+GOLD = ROOT / "data" / "annotations" / "gold_localities.csv"
 FIELDS = ("project_name", "department", "level1", "level2", "name", "value")
 FORMATS = ("text", "docx", "xlsx", "html")
 
