@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from ._text import squash
+from .corpus import CorpusStats
 from .errors import InputError
 from .io import restore_frame
-from .corpus import CorpusStats, row_view
-from .rules import ABSTAIN, apply_rules, rules_for, suggest_metric_type
+from .rules import ABSTAIN, apply_rules, rules_for
 from .schema import ANNOTATION_COLUMNS, FLAGS, METRIC_TYPES  # noqa: F401 - ANNOTATION_COLUMNS re-exported
 from .schema import ANNOTATION_CELLS as CELLS
 from .schema import LABEL_FIELDS as LABELS
@@ -235,7 +235,6 @@ def weak_label(rows: pd.DataFrame, corpus: CorpusStats | None = None, seed: int 
     gold = out["vague"].notna() if "vague" in out else pd.Series(False, index=out.index)
     out["label_source"] = np.where(gold, "gold", "weak")
     out["weak_confidence"] = np.nan
-    views = [row_view(r, p, corpus) for r, p in zip(out.to_dict("records"), rules.parsed)]
     if (~gold).any():
         if gold.sum() == 0:
             raise InputError("annotations", "no gold rows to fit the label model on")
@@ -247,7 +246,7 @@ def weak_label(rows: pd.DataFrame, corpus: CorpusStats | None = None, seed: int 
         out.loc[~gold, "weak_confidence"] = confidence
         weak_index = np.flatnonzero(~gold.to_numpy())
         out.loc[~gold, "metric_type"] = [rules.parsed[i].metric_type for i in weak_index]
-        out.loc[~gold, "suggested_metric_type"] = [suggest_metric_type(views[i]) for i in weak_index]
+        out.loc[~gold, "suggested_metric_type"] = [rules.suggested[i] for i in weak_index]
     for flag in FLAGS:
         out[flag] = out[flag].astype(int)
     return out

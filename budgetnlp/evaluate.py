@@ -20,9 +20,9 @@ from sklearn.metrics import average_precision_score, confusion_matrix, f1_score,
 from threadpoolctl import threadpool_limits
 
 from .config import TrainConfig
+from .corpus import CorpusStats
 from .dataset import weak_label
-from .corpus import CorpusStats, row_view
-from .rules import apply_rules, rules_for, suggest_metric_type
+from .rules import apply_rules, rules_for
 from .schema import FLAGS, METRIC_TYPES
 from .tokenize import field_tokens
 
@@ -104,8 +104,7 @@ def _rules_batch(batch: pd.DataFrame, corpus: CorpusStats) -> pd.DataFrame:
         out[flag] = (ones > zeros).astype(int)
         out[f"p_{flag}"] = np.where(ones + zeros > 0, ones / np.maximum(ones + zeros, 1), 0.5)
     out["metric_type"] = [p.metric_type for p in result.parsed]
-    records = batch.to_dict("records")
-    out["suggested_metric_type"] = [suggest_metric_type(row_view(r, p, corpus)) for r, p in zip(records, result.parsed)]
+    out["suggested_metric_type"] = result.suggested
     return out
 
 

@@ -17,8 +17,8 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ._text import squash
-from .corpus import CorpusStats, records_of, row_view
-from .rules import ABSTAIN, RuleResult, apply_rules, rules_for, suggest_metric_type
+from .corpus import CorpusStats, records_of
+from .rules import ABSTAIN, RuleResult, apply_rules, rules_for
 from .schema import FLAGS
 from .tokenize import field_tokens
 
@@ -35,7 +35,7 @@ class RowFeatures:
     dense: list[dict]
     suggested_by_rules: list[str]
     records: list[dict]
-    views: list  # rules.RowView per row, reused for the explanations and rewrite suggestions
+    views: list  # corpus.RowView per row (the rules' own, rules.views), reused for the explanations and rewrite suggestions
 
     @classmethod
     def compute(cls, rows: pd.DataFrame, corpus: CorpusStats) -> "RowFeatures":
@@ -48,14 +48,10 @@ class RowFeatures:
             flag: ((votes[:, idx] == 1).sum(axis=1).astype(float), (votes[:, idx] == 0).sum(axis=1).astype(float))
             for flag, idx in flag_index.items()
         }
-        tokens, chars, dense, suggested, views = [], [], [], [], []
-        for i, (record, parsed) in enumerate(zip(records, rules.parsed)):
-            view = row_view(record, parsed, corpus)
-            views.append(view)
+        tokens, chars, dense = [], [], []
+        for i, (record, parsed, view, suggestion) in enumerate(zip(records, rules.parsed, rules.views, rules.suggested)):
             tokens.append(field_tokens({**record, "level2": record.get("level2_norm") or record.get("level2")}))
             chars.append(f"{view.name}｜{view.value}")
-            suggestion = suggest_metric_type(view)
-            suggested.append(suggestion)
             features = {
                 "op": parsed.op or "none",
                 "unit": parsed.unit or "none",
@@ -78,7 +74,7 @@ class RowFeatures:
                 features[f"votes:{flag}:negative"] = negative[i]
                 features[f"votes:{flag}:margin"] = positive[i] - negative[i]
             dense.append(features)
-        return cls(rules, tokens, chars, dense, suggested, records, views)
+        return cls(rules, tokens, chars, dense, rules.suggested, records, rules.views)
 
 
 def _overlap(text: str, context: str) -> float:

@@ -657,12 +657,16 @@ def spend_plan_incomplete(v: RowView) -> str | None:
 # ---------------------------------------------------------------- applying the rules
 @dataclass
 class RuleResult:
-    """Per row: every rule's vote (-1 abstain, 0, 1), the reasons of rules that flag, the parsed value."""
+    """Per row: every rule's vote (-1 abstain, 0, 1), the reasons of rules that flag, the parsed value,
+    the view the rules saw (built once per row: features, explanations and suggestions reuse it) and
+    the rules' suggested metric type."""
 
     votes: pd.DataFrame
     #: (reason, flag) of every rule that fired with vote 1, and of every consistency check (flag None)
     reasons: list[list[tuple[str, str | None]]]
     parsed: list[NormalizedValue]
+    views: list[RowView]
+    suggested: list[str]
 
 
 def apply_rules(rows: pd.DataFrame, corpus: CorpusStats | None = None, records: list[dict] | None = None) -> RuleResult:
@@ -674,6 +678,7 @@ def apply_rules(rows: pd.DataFrame, corpus: CorpusStats | None = None, records: 
     votes = np.full((len(rows), len(voting)), ABSTAIN, dtype=np.int8)
     reasons: list[list[tuple[str, str | None]]] = []
     parsed_values: list[NormalizedValue] = []
+    views: list[RowView] = []
     for i, record in enumerate(records):
         parsed = parse_row_value(record)
         view = row_view(record, parsed, corpus)
@@ -689,8 +694,10 @@ def apply_rules(rows: pd.DataFrame, corpus: CorpusStats | None = None, records: 
                 fired.append((reason, None))
         reasons.append(fired)
         parsed_values.append(parsed)
+        views.append(view)
     frame = pd.DataFrame(votes, columns=[lf.name for lf in voting], index=rows.index)
-    return RuleResult(votes=frame, reasons=reasons, parsed=parsed_values)
+    suggested = [suggest_metric_type(view) for view in views]
+    return RuleResult(votes=frame, reasons=reasons, parsed=parsed_values, views=views, suggested=suggested)
 
 
 def rules_for(flag: str) -> list[LabelingFunction]:

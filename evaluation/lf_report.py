@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from budgetnlp.corpus import CorpusStats
 from budgetnlp.dataset import join_annotations, load_annotations, rows_from_annotations
 from budgetnlp.extract import extract
 from budgetnlp.io import read_table
-from budgetnlp.corpus import CorpusStats, records_of, row_view
-from budgetnlp.rules import ABSTAIN, LABELING_FUNCTIONS, apply_rules, suggest_metric_type
+from budgetnlp.rules import ABSTAIN, LABELING_FUNCTIONS, apply_rules
 from budgetnlp.schema import FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +204,7 @@ def main() -> None:
         print(f"  {flag:18s} precision {precision:.2f}  recall {recall:.2f}  F1 {f1:.2f}   ({by_kind})")
 
     parsed_type = np.array([p.metric_type for p in result.parsed])
-    suggested = np.array([suggest_metric_type(row_view(r, p, corpus)) for r, p in zip(records_of(gold), result.parsed)])
+    suggested = np.array(result.suggested)
     print("\nparser metric_type and rules' suggested_metric_type against gold (accuracy):")
     for kind, m in masks.items():
         if m.any():

@@ -68,3 +68,35 @@ def test_corpus_does_not_import_the_rules():
     code = "import sys, budgetnlp.corpus; print('budgetnlp.rules' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_score_path_builds_each_row_view_once(sample_rows, monkeypatch):
+    """Model.predict parses each row and builds its view once (in apply_rules, run once per batch);
+    features, explanations and suggestions reuse them. Every module that bound the corpus functions
+    by name is patched, so a second caller anywhere on the path would be counted."""
+    import budgetnlp.corpus as corpus
+    import budgetnlp.rules as rules
+    from budgetnlp.models import load_model
+
+    model = load_model()
+    calls = {"row_view": 0, "parse_row_value": 0, "apply_rules": 0, "suggest_metric_type": 0}
+
+    def counting(module, name):
+        original = getattr(module, name)
+
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        for loaded in [m for key, m in sys.modules.items() if key.startswith("budgetnlp") and m is not None]:
+            if getattr(loaded, name, None) is original:
+                monkeypatch.setattr(loaded, name, counted)
+
+    counting(corpus, "row_view")
+    counting(corpus, "parse_row_value")
+    counting(rules, "apply_rules")
+    counting(rules, "suggest_metric_type")
+    scored = model.predict(sample_rows, corpus=CorpusStats.from_rows(sample_rows))
+    n = len(sample_rows)
+    assert len(scored) == n
+    assert calls == {"row_view": n, "parse_row_value": n, "apply_rules": 1, "suggest_metric_type": n}

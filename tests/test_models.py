@@ -28,13 +28,13 @@ import budgetnlp.models as models_module
 import budgetnlp.training as training_module
 from budgetnlp._text import nfkc
 from budgetnlp.config import TrainConfig, load_config
+from budgetnlp.corpus import CorpusStats, parse_row_value, row_view
 from budgetnlp.dataset import data_hash
 from budgetnlp.errors import ConfigError, ModelError
 from budgetnlp.evaluate import cross_validate, expected_calibration_error, grouped_folds, groups_of, holdout_groups, out_of_fold
 from budgetnlp.features import RowFeatures
 from budgetnlp.models import Model, load_model, resolve_model_path
 from budgetnlp.models._artifact import MODEL_FILE, TRUSTED_PREFIXES, library_versions
-from budgetnlp.corpus import CorpusStats, parse_row_value, row_view
 from budgetnlp.rules import apply_rules
 from budgetnlp.schema import FLAG_LABELS, FLAGS, METRIC_TYPES, ROW_COLUMNS, SCORED_COLUMNS
 from budgetnlp.suggest import suggest_rewrite
