@@ -20,17 +20,11 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
-from .schema import ANNOTATION_COLUMNS, FLAG_LABELS, FLAGS, METRIC_TYPE_LABELS, METRIC_TYPES
+from .schema import ANNOTATION_COLUMNS, FLAG_LABELS, FLAG_MEANINGS, FLAGS, METRIC_TYPE_LABELS, METRIC_TYPES
 from .schema import LABEL_FIELDS as LABELS
 
-#: what the annotator is asked per flag (the flag's name comes from schema.FLAG_LABELS)
-_FLAG_QUESTIONS = {
-    "vague": "只给方向或印象，没有可检查的水平",
-    "boilerplate": "未写出本项目特有的产出、对象、地点或数量",
-    "category_mismatch": "不衡量其一级/二级指标应衡量的内容，或不属于本项目",
-    "unmeasurable": "年末无法用证据核对（无数量、占位词、数字不可读、单位不符）",
-}
-FLAG_TITLES = {flag: f"{FLAG_LABELS[flag]} {flag}：{_FLAG_QUESTIONS[flag]}" for flag in FLAGS}
+#: what the annotator is asked per flag: its name and the meaning the report shows reviewers
+FLAG_TITLES = {flag: f"{FLAG_LABELS[flag]} {flag}：{FLAG_MEANINGS[flag]}" for flag in FLAGS}
 METRIC_TYPE_TITLES = {t: f"{METRIC_TYPE_LABELS[t]} {t}" for t in METRIC_TYPES}
 DATA_FIELDS = [
     "row_id", "doc", "source_path", "doc_id", "department", "year", "project_code", "project_name", "project_budget",

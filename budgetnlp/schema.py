@@ -50,6 +50,16 @@ FLAG_LABELS: dict[str, str] = {
     "unmeasurable": "不可衡量",
 }
 
+#: What each flag means, in one line: the report's legend and the question Label Studio asks the
+#: annotator, so reviewers and annotators read the same definition (LABELS.md, "The four flags").
+FLAG_MEANINGS: dict[str, str] = {
+    "vague": "指标值只写方向或印象（如“成效明显”“提升服务水平”），没有可核对的水平",
+    "boilerplate": "未写出本项目特有的产出、对象、受益群体、地点或数量，可原样套用到无关的项目",
+    "category_mismatch": "指标不衡量其一级/二级指标应衡量的内容，或不属于本项目（类别名称写法不同不算错配）",
+    "unmeasurable": "年末无法凭证据核对：占位表述、数字无法读取、单位不符、百分比没有可衡量的对象或门槛无意义"
+                    "（可核对的是非事件或已选定的等级不算）",
+}
+
 #: boolean is 是/否 ("yes/no", LABELS.md's metric types), not 是否 ("whether").
 METRIC_TYPE_LABELS: dict[str, str] = {
     "percent": "百分比",

@@ -34,14 +34,15 @@ def test_every_view_uses_the_schema_objects():
     assert transformer_backend._FLAG_WORDS is schema.FLAG_LABELS and transformer_backend._TYPE_WORDS is schema.METRIC_TYPE_LABELS
     assert set(transformer_backend._ISSUE_WORDS.items()) <= set(schema.VALUE_ISSUE_LABELS.items())
     assert dataset.ANNOTATION_COLUMNS is schema.ANNOTATION_COLUMNS and labelstudio.ANNOTATION_COLUMNS is schema.ANNOTATION_COLUMNS
-    for flag in schema.FLAGS:
-        assert labelstudio.FLAG_TITLES[flag].startswith(f"{schema.FLAG_LABELS[flag]} {flag}：")
+    assert labels.FLAG_MEANINGS is schema.FLAG_MEANINGS  # the report's legend
+    for flag in schema.FLAGS:  # annotators are asked the definition reviewers read
+        assert labelstudio.FLAG_TITLES[flag] == f"{schema.FLAG_LABELS[flag]} {flag}：{schema.FLAG_MEANINGS[flag]}"
     for code in schema.METRIC_TYPES:
         assert labelstudio.METRIC_TYPE_TITLES[code] == f"{schema.METRIC_TYPE_LABELS[code]} {code}"
 
 
 def test_the_vocabularies_are_complete():
-    assert list(schema.FLAG_LABELS) == schema.FLAGS
+    assert list(schema.FLAG_LABELS) == schema.FLAGS == list(schema.FLAG_MEANINGS)
     assert list(schema.METRIC_TYPE_LABELS) == schema.METRIC_TYPES
     assert list(schema.VALUE_ISSUE_LABELS) == schema.VALUE_ISSUES
     for labels in CODES.values():

@@ -1,19 +1,11 @@
 """Chinese names shown by every report view: column headers, the flags' legend and sheet titles
-(the flag, metric-type and value-issue names themselves come from schema.py)."""
+(the flag, metric-type and value-issue names and the flags' meanings come from schema.py)."""
 
 from __future__ import annotations
 
 import re
 
-from ..schema import FLAG_LABELS, FLAGS, METRIC_TYPE_LABELS, VALUE_ISSUE_LABELS  # noqa: F401 - re-exported
-
-#: One line per flag for the report's legend (LABELS.md, "The four flags").
-FLAG_MEANINGS: dict[str, str] = {
-    "vague": "只写方向或印象（如“成效明显”“提升服务水平”），没有可核对的水平",
-    "boilerplate": "泛泛而谈，未指明本项目的产出、对象或数量，可原样套用到其他项目",
-    "category_mismatch": "指标衡量的内容与所属一级/二级指标类别不符，或不属于本项目",
-    "unmeasurable": "年底无法凭证据核对：没有数量或可核验的标准，或指标值无法读取",
-}
+from ..schema import FLAG_LABELS, FLAG_MEANINGS, FLAGS, METRIC_TYPE_LABELS, VALUE_ISSUE_LABELS  # noqa: F401 - re-exported
 
 #: Chinese header labels of the scored table (English names stay visible in the workbook).
 COLUMN_LABELS: dict[str, str] = {
