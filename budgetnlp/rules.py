@@ -45,6 +45,9 @@ TIME_WORDS = re.compile(
 )
 #: What a 时效 indicator measures instead of time when it is misfiled (LABELS.md: 完成率, 服务的完成度)
 NOT_TIME_MEASURE = re.compile(r"完成|完工|合格|达标|覆盖|到位|发放|结案|数量|人数|满意|质量|保障率|执行率|使用率")
+#: what is left of a deadline written as a name (2022年底之前) once the time words are gone
+_DEADLINE_NOISE = re.compile(r"之前|以前|前$|[底末]")
+_CALENDAR = re.compile(r"\d+月|年底|年末")
 DEADLINE_WORDS = re.compile(r"\d+(?:日|天|个?月|小时|工作日)|月底|年底|时限|节点|期限|日前|之前")
 RATE_NAME = re.compile(r"率|比例|比率|占比|百分比|覆盖|进度|完成|合格|达标|满意|比重|份额|程度|完好|准确|到位|使用率")
 VAGUE_RATE = re.compile(r"(?:影响|保障|提升|效果|作用|效益|效)率")
@@ -68,8 +71,8 @@ OUTPUT_IN_EFFECT = re.compile(
     r"(?:发放|拨付|支付|兑付|到位)(?:率|人数|户数)|发放补贴|结案率|开展比率|完成率|慰问款|补贴人数|培训人[数次]"
     r"|(?:补贴|补助|资金|费用|费|利息|工资|金)\w{0,2}(?:保障|覆盖)率"
 )
-SOCIAL_IN_ECONOMIC = re.compile(r"公共服务|服务水平|民生|和谐|劳动关系|发放|社会稳定|保障水平|人数|人次")
-ECONOMIC_WORDS = re.compile(r"增收|收入|产值|节约|经济效益|税|利润|投资")
+SOCIAL_IN_ECONOMIC = re.compile(r"公共服务|服务水平|民生|和谐|劳动关系|发放|社会稳定|保障水平|人数|人次|正常运[行转]")
+ECONOMIC_WORDS = re.compile(r"增收|收入|产值|节约|经济|税|利润|投资|产业|营业|销售|成本")
 PROJECT_STOPWORDS = re.compile(r"项目|资金|经费|工作|建设|服务|管理|专项|费用|补贴|补助|区级|县级|配套|年度|\d+")
 PLACEHOLDER_HINT = re.compile(r"预算|政策标准|规定|比价|进度")
 
@@ -86,6 +89,9 @@ GENERIC_NAME_WORDS = (
     "保障", "落实", "情况", "程度", "水平", "质量", "数量", "效果", "效益", "效率", "影响", "社会", "经济",
     "发展", "稳定", "和谐", "可持续", "长期", "持续", "公共", "服务", "提升", "提高", "改善", "促进", "推动",
     "增强", "加强", "规范", "总体", "整体", "相关", "各项", "目标", "指标", "率", "比率", "比例", "占比",
+    # compliance with rules in general (经费支出合规性 → 严格执行相关制度规定): true of any project
+    "合规", "审批", "流程", "手续", "程序", "规定", "法规", "财经", "要求", "严格", "符合", "单项", "专项",
+    "反映",  # the template verb of descriptions (反映项目资金使用合规情况)
     "的", "和", "与", "及", "内", "性", "度",
 )
 _VAGUE_WORD = re.compile("|".join(sorted(map(re.escape, VAGUE_WORDS), key=len, reverse=True)))
@@ -495,9 +501,14 @@ def name_without_words(v: RowView) -> str | None:
 
 
 @labeling_function("boilerplate")
-def year_end_deadline(v: RowView) -> str | None:
-    if "时限" in v.name and v.parsed.deadline and v.parsed.deadline.endswith("12-31"):
-        return f"“{v.shown_name} {v.shown_value}”是通用的年底时限，不含项目特有内容"
+def generic_deadline(v: RowView) -> str | None:
+    """项目完成时限 → 2023年12月底前, 完成时限 → 2025年10月底前: a deadline under a name that says
+    only "finished by then" (LABELS.md: a deadline does not make a row specific; 支付物业费时间 names
+    what is due and is not filler)."""
+    if v.parsed.metric_type == "time" and (v.parsed.deadline or _CALENDAR.search(v.value)):
+        name = _DEADLINE_NOISE.sub("", TIME_WORDS.sub("", v.name))
+        if is_generic_name(name) and is_generic_name(v.description):
+            return f"“{v.shown_name} {v.shown_value}”只是通用的完成时限，未指明本项目要按期完成什么"
     return None
 
 
@@ -563,6 +574,8 @@ def timeliness_without_time(v: RowView) -> str | None:
 
 @labeling_function("category_mismatch")
 def satisfaction_outside_category(v: RowView) -> str | None:
+    if not v.level2:  # a row the table gives no category cannot be filed under the wrong one
+        return None
     if "满意" in v.name and not _category(v, "满意"):
         return f"满意度指标“{v.shown_name}”填在了“{v.level2}”下"
     if _category(v, "满意") and "满意" not in v.name + v.description:
@@ -580,7 +593,9 @@ def effect_counts_outputs(v: RowView) -> str | None:
 @labeling_function("category_mismatch")
 def social_under_economic(v: RowView) -> str | None:
     text = v.name + v.description + v.value
-    if _category(v, "经济效益") and SOCIAL_IN_ECONOMIC.search(text) and not ECONOMIC_WORDS.search(text):
+    # a written value states the effect itself (对社会经济发展的影响 → 构建和谐劳动关系); else the name does
+    stated = v.value if v.parsed.metric_type == "text" else text
+    if _category(v, "经济效益") and SOCIAL_IN_ECONOMIC.search(text) and not ECONOMIC_WORDS.search(stated):
         return f"“{v.shown_name}”描述的是社会效益，却填在经济效益指标下"
     return None
 

@@ -522,3 +522,52 @@ def test_unknown_words_in_value_or_description_never_raise_boilerplate_or_mismat
     base = flagging(value=value, description="")
     assert flagging(value=value + UNKNOWN, description="") <= base
     assert flagging(value=value, description=UNKNOWN) <= base
+
+
+# ---------------------------------------------------------------- failure classes of the locality rows
+@pytest.mark.parametrize("prefix", ["", "项目", "工程", "项目（工程）", "整体"])
+@pytest.mark.parametrize("stem", ["完成时限", "完成时间", "完工时间", "实施期限"])
+@pytest.mark.parametrize("value", ["2023年12月底前", "2025年10月底前", "2024年6月30日前", "12月底前完成"])
+def test_a_deadline_under_a_name_of_nothing_is_filler(prefix, stem, value):
+    """LABELS.md: a deadline does not make a row specific; the name must say what is due."""
+    assert _votes(name=prefix + stem, value=value, level2="时效指标").get("generic_deadline") == 1
+    for due in ("支付物业费", "道路硬化工程", "食品监管专项工作整体", "疫苗接种"):
+        assert "generic_deadline" not in _votes(name=due + stem, value=value, level2="时效指标"), due
+
+
+def test_a_deadline_written_as_the_name_is_filler():
+    assert _votes(name="2022年底之前", value="2022年底之前", level2="时效指标").get("generic_deadline") == 1
+    assert "generic_deadline" not in _votes(name="完成时限", value="≤20工作日", level2="时效指标")  # a duration
+
+
+@pytest.mark.parametrize("money", ["经费", "资金", "项目资金", "专项经费"])
+@pytest.mark.parametrize("act", ["支出", "使用", "审批流程", ""])
+@pytest.mark.parametrize("quality", ["合规性", "规范性"])
+@pytest.mark.parametrize("value", ["严格执行相关制度规定", "符合相关规定", "严格执行相关财经法规制度", "≥95%"])
+def test_compliance_with_rules_in_general_is_filler(money, act, quality, value):
+    """经费支出合规性 → 严格执行相关制度规定 is true of any project; 补助资格合规性 names what is checked."""
+    def filler(**cells) -> set[str]:
+        return {name for name, vote in _votes(level2="质量指标", **cells).items()
+                if vote == 1 and LF_BY_NAME[name].flag == "boilerplate"}
+
+    assert filler(name=money + act + quality, value=value, description=f"反映{money}{act}合规情况")
+    assert not filler(name=f"补助资格{quality}", value=value)
+
+
+@pytest.mark.parametrize("name,value", [("参训学员满意度", "≥95%"), ("群众满意度", "≥90%"), ("培训人数", "=30人")])
+def test_a_row_without_a_category_is_never_misfiled(name, value):
+    view = _view(name=name, value=value, level2="")
+    assert not [lf.name for lf in VOTING if lf.flag == "category_mismatch" and lf.vote == 1 and lf.fires(view)]
+
+
+@pytest.mark.parametrize("name,value,expected", [
+    ("对社会经济发展的影响", "构建和谐劳动关系", True),  # the written value states a social effect
+    ("经济发展", "构建和谐劳动关系，促进经济发展", False),  # …and an economic one
+    ("对社会经济发展的影响", "促进就业，维护社会稳定，促进经济发展", False),
+    ("对保障村两委机构正常运行的影响程度", "效果明显", True),  # the running of an office is no economic effect
+    ("公共服务水平提升情况", "提升公共服务水平", True),
+    ("带动村集体及种植户增收致富", "增加", False),
+])
+def test_an_economic_effect_is_read_from_the_value_it_states(name, value, expected):
+    fired = _votes(name=name, value=value, level2="经济效益指标").get("social_under_economic") == 1
+    assert fired is expected
