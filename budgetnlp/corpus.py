@@ -41,6 +41,9 @@ class RowView:
     repeat_docs: int
     #: the canonical 一级指标 (schema.normalize_level1 read with its level 2)
     level1: str = ""
+    #: the squashed names of the other 数量 (output count) rows of the same project: what the project
+    #: delivers, in its own words (基建工程委托业务项目数量), whatever the project is called
+    outputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,9 @@ class CorpusStats:
         documents: dict[tuple[str, str], set] = defaultdict(set)
         for record in records_of(rows):
             key = (squash(record.get("name")), squash(record.get("value")))
-            doc = record.get("doc_id") or record.get("source_path") or ""
-            projects[key].add((doc, squash(record.get("project_code")), squash(record.get("project_name"))))
-            documents[key].add(doc)
+            project = project_key(record)
+            projects[key].add(project)
+            documents[key].add(project[0])
         return cls({k: len(s) for k, s in projects.items()}, {k: len(s) for k, s in documents.items()})
 
     def merged(self, other: "CorpusStats") -> "CorpusStats":
@@ -99,7 +102,24 @@ def _clean(value: object) -> object:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA else value
 
 
-def row_view(record: dict, parsed: NormalizedValue, corpus: CorpusStats) -> RowView:
+def project_key(record: dict) -> tuple[str, str, str]:
+    """A project: (document, project code, project name) — as counted in ``CorpusStats``."""
+    doc = record.get("doc_id") or record.get("source_path") or ""
+    return (str(doc), squash(record.get("project_code")), squash(record.get("project_name")))
+
+
+def project_outputs(records: list[dict]) -> list[tuple[str, ...]]:
+    """For each record, the squashed names of the other output count rows (level 2 数量…) of its
+    project, in table order: the row's own name is left out, so a count row never vouches for itself."""
+    counted: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
+    for i, record in enumerate(records):
+        if "数量" in squash(record.get("level2_norm") or record.get("level2")):
+            counted[project_key(record)].append((i, squash(record.get("name"))))
+    return [tuple(name for j, name in counted.get(project_key(record), ()) if j != i and name)
+            for i, record in enumerate(records)]
+
+
+def row_view(record: dict, parsed: NormalizedValue, corpus: CorpusStats, outputs: tuple[str, ...] = ()) -> RowView:
     key = (squash(record.get("name")), squash(record.get("value")))
     budget = _clean(record.get("project_budget"))
     year = _clean(record.get("year"))
@@ -119,6 +139,7 @@ def row_view(record: dict, parsed: NormalizedValue, corpus: CorpusStats) -> RowV
         repeats=corpus.projects.get(key, 1),
         repeat_docs=corpus.documents.get(key, 1),
         level1=_level1_of(record),
+        outputs=outputs,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .corpus import CorpusStats, RowView, parse_row_value, records_of, row_view
+from .corpus import CorpusStats, RowView, parse_row_value, project_outputs, records_of, row_view
 from .normalize import NormalizedValue
 
 ABSTAIN = -1
@@ -538,11 +538,21 @@ def specific_quantity(v: RowView) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 14)  # every row of a project shares its outputs
+def _output_words(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset().union(*(_bigrams(specific_words(name)) for name in names))
+
+
 @labeling_function("boilerplate", vote=0)
 def names_project_object(v: RowView) -> str | None:
     shared = _bigrams(v.name) & _bigrams(v.project)
     if shared:
         return f"指标名称含本项目的对象“{sorted(shared)[0]}”"
+    # what the project's own count rows deliver (基建工程委托业务项目数量 → 对维护基建市场公平的影响程度);
+    # a satisfaction row is decided by the group it names, not by the project's words
+    shared = set() if "满意" in v.name else _bigrams(specific_words(v.name)) & _output_words(v.outputs)
+    if shared:
+        return f"指标名称含本项目产出指标的对象“{sorted(shared)[0]}”"
     return None
 
 
@@ -694,9 +704,10 @@ def apply_rules(rows: pd.DataFrame, corpus: CorpusStats | None = None, records: 
     reasons: list[list[tuple[str, str | None]]] = []
     parsed_values: list[NormalizedValue] = []
     views: list[RowView] = []
+    outputs = project_outputs(records)
     for i, record in enumerate(records):
         parsed = parse_row_value(record)
-        view = row_view(record, parsed, corpus)
+        view = row_view(record, parsed, corpus, outputs[i])
         fired: list[tuple[str, str | None]] = []
         for j, lf in enumerate(voting):
             reason = lf.fires(view)

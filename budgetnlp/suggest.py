@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .normalize import NormalizedValue
-from .rules import RowView
+from .corpus import RowView
 
 GRADED = "分级目标：达成/基本达成/未达成（达成：{what}全面实现并有佐证材料；基本达成：大部分实现；未达成：未实现）"
 _DOUBLED = re.compile(r"(\d+)\1")

@@ -100,3 +100,16 @@ def test_the_score_path_builds_each_row_view_once(sample_rows, monkeypatch):
     n = len(sample_rows)
     assert len(scored) == n
     assert calls == {"row_view": n, "parse_row_value": n, "apply_rules": 1, "suggest_metric_type": n}
+
+
+def test_project_outputs_lists_the_other_count_rows_of_the_same_project():
+    from budgetnlp.corpus import project_outputs
+
+    records = [
+        {"doc_id": "d", "project_name": "甲", "level2": "数量指标", "name": "培训人数"},
+        {"doc_id": "d", "project_name": "甲", "level2_norm": "数量指标", "level2": "数量值", "name": "发放手册"},
+        {"doc_id": "d", "project_name": "甲", "level2": "社会效益指标", "name": "提高技能"},
+        {"doc_id": "d", "project_name": "乙", "level2": "社会效益指标", "name": "提高技能"},
+        {"doc_id": "e", "project_name": "甲", "level2": "社会效益指标", "name": "提高技能"},
+    ]
+    assert project_outputs(records) == [("发放手册",), ("培训人数",), ("培训人数", "发放手册"), (), ()]

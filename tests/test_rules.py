@@ -571,3 +571,35 @@ def test_a_row_without_a_category_is_never_misfiled(name, value):
 def test_an_economic_effect_is_read_from_the_value_it_states(name, value, expected):
     fired = _votes(name=name, value=value, level2="经济效益指标").get("social_under_economic") == 1
     assert fired is expected
+
+
+def _boilerplate_votes(frame: pd.DataFrame) -> list[dict[str, int]]:
+    votes = apply_rules(frame).votes
+    names = [lf.name for lf in VOTING if lf.flag == "boilerplate"]
+    return [{n: int(v) for n, v in row.items() if v != ABSTAIN} for _, row in votes[names].iterrows()]
+
+
+@pytest.mark.parametrize("output,effect", [
+    ("基建工程委托业务项目数量", "对维护基建市场公平的影响程度"),
+    ("保障村干部人数", "提高村(社区)干部工作积极性的影响程度"),
+    ("放映公益电影场次", "提升公益电影放映质量"),
+])
+@pytest.mark.parametrize("project", ["委托业务项目", "某某专项"])
+def test_a_name_that_shares_words_with_the_projects_counted_outputs_names_its_object(output, effect, project):
+    """The project's own count rows say what it delivers, whatever the project is called."""
+    rows = _frame({"project_name": project, "level2": "数量指标", "name": output, "value": "≥50个"},
+                  {"project_name": project, "level2": "社会效益指标", "name": effect, "value": "效果明显"})
+    assert _boilerplate_votes(rows)[1].get("names_project_object") == 0
+    other = _frame({"project_name": project, "level2": "数量指标", "name": "发放宣传册数量", "value": "≥50份"},
+                   {"project_name": project, "level2": "社会效益指标", "name": effect, "value": "效果明显"})
+    assert "names_project_object" not in _boilerplate_votes(other)[1]  # outputs of another thing vouch for nothing
+    elsewhere = _frame({"project_name": project, "project_code": "A", "level2": "数量指标", "name": output, "value": "≥50个"},
+                       {"project_name": project, "project_code": "B", "level2": "社会效益指标", "name": effect, "value": "效果明显"})
+    assert "names_project_object" not in _boilerplate_votes(elsewhere)[1]  # another project's outputs
+
+
+def test_a_count_row_never_vouches_for_itself_nor_for_a_satisfaction_row():
+    rows = _frame({"level2": "数量指标", "name": "服务人数", "value": "≥1人"},
+                  {"level2": "满意度指标", "name": "服务对象满意度", "value": "≥90%"})
+    votes = _boilerplate_votes(rows)
+    assert "names_project_object" not in votes[0] and "names_project_object" not in votes[1]
