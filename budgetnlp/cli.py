@@ -203,6 +203,7 @@ def score(
     report_rows: int = typer.Option(100_000, "--report-rows", min=1, help="Rows carried into scored.xlsx and report.html (the weakest first)."),
     weakest: int = typer.Option(50, "--weakest", min=1, help="Rows in report.html's list of weakest targets (the rest: scored.xlsx, the review app)."),
     sort: str = typer.Option("risk", "--sort", help="Order of scored.xlsx's main sheet: risk (highest first) or document."),
+    repetition: str = typer.Option("run", "--repetition", help="Where repetition counts (boilerplate evidence: the same name and value in many projects) come from, besides the model's training corpus: run (every input of this run; two passes, extraction then scoring) or document (each document's own rows only; one pass, for streaming or very large runs)."),
     max_member_mb: float = _MEMBER_MB,
     max_document_mb: float = _DOCUMENT_MB,
     max_html_depth: int = _HTML_DEPTH,
@@ -218,6 +219,8 @@ def score(
     limits = _limits(max_member_mb, max_document_mb, max_html_depth, max_table_cells)
     if sort not in ("risk", "document"):
         raise BudgetNLPError(f"--sort {sort}: choose risk or document")
+    if repetition not in ("run", "document"):
+        raise BudgetNLPError(f"--repetition {repetition}: choose run or document")
     check_output_folder(out)  # before any work: one line if the folder cannot be written
     client = connect(scheduler) if scheduler else None
     try:
@@ -232,7 +235,7 @@ def score(
 
             run = run_score(inputs, out, model, workers=workers, scheduler=client, cache=cache,
                             cache_dir=cache_dir, report_rows=report_rows, limits=limits, progress=report,
-                            top_rows=weakest, xlsx_order=sort)
+                            repetition=repetition, top_rows=weakest, xlsx_order=sort)
     finally:
         if client is not None:
             client.close()

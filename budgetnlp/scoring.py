@@ -1,11 +1,30 @@
 """Batch scoring: disclosures (or row tables) in, scored tables and reports out.
 
-Documents stream through one at a time: each is extracted, scored with the model and its own
-rows (plus the model's training-corpus statistics), appended to scored.csv / scored.parquet,
-and forgotten. The reports are built afterwards from the Parquet file (a few columns for the
-totals; the weakest rows for the HTML and Excel views), so memory stays bounded on a national
-year. Work runs in this process, in N local processes, or on a Dask cluster, always yielding
-results in input order, so every way of running gives the same files.
+Repetition evidence (the same (name, value) row in many projects is a boilerplate sign, LABELS.md)
+comes from two sources: the model's training corpus (its corpus.parquet) and the run being scored.
+``repetition="run"`` (the default, ``budgetnlp score --repetition run``) counts the whole run, in
+two passes over the inputs:
+
+1. every input is extracted (in the workers) and returns its own counts (``CorpusStats``: projects
+   and documents per squashed (name, value)); a document's extracted rows wait in the run's
+   staging folder, so pass 2 does not extract it again. The main process adds the counts up into
+   the run's (exact: the inputs hold different documents, duplicates are scored once);
+2. every input is scored with the model's training counts plus the run's counts for its own keys
+   (a worker receives only those), so a row pasted across 40 documents of the run counts 40 even
+   when training never saw it.
+
+A document the model was trained on is counted once: its rows are in the training counts, so they
+add nothing to the run's counts (they are still scored with them). ``repetition="document"`` is
+the one-pass behaviour: each document with the training counts plus its own rows only (for
+streaming, or a run too large to hold the run's key table).
+
+Documents then stream through one at a time: each scored one is appended to scored.csv /
+scored.parquet and forgotten. The reports are built afterwards from the Parquet file (a few
+columns for the totals; the weakest rows for the HTML and Excel views), so memory stays bounded on
+a national year. Work runs in this process, in N local processes, or on a Dask cluster, always
+yielding results in input order, so every way of running gives the same files. A document's
+cached scores are keyed by the counts it saw (``counts_tag``): a re-run of the same batch is served
+from the cache, a run where its rows recur elsewhere is scored afresh.
 """
 
 from __future__ import annotations
@@ -17,7 +36,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache, partial
 from pathlib import Path
@@ -26,9 +45,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.feather as pafeather
 import pyarrow.parquet as pq
 
 from . import __version__
+from ._text import squash
+from .corpus import CorpusStats, records_of
 from .errors import BudgetNLPError, InputError, plain_error
 from .extract import extract_file, iter_files
 from .extract._dispatch import doc_id_of, read_input
@@ -56,7 +78,10 @@ _UNFINGERPRINTED = {"cli", "_progress", "labelstudio", "report", "review"}
 #: libraries that read the formats or compute the scores
 _FINGERPRINTED_LIBRARIES = ("python-docx", "openpyxl", "xlrd", "pdfplumber", "pdfminer.six", "lxml", "jieba",
                             "scikit-learn", "numpy", "scipy", "pandas", "pyarrow")
-_CACHE_FILE = re.compile(r"[0-9a-f]{24}(\.[a-z0-9]{1,10})?\.parquet(\.\d+\.tmp)?")
+#: entry names: digest, the input's suffix, then which counts the scores saw (``counts_tag``: 16 hex
+#: digits, or "own"), or "keys" for an input's own counts (pass 1 of a run)
+_CACHE_FILE = re.compile(r"[0-9a-f]{24}(\.[a-z0-9]{1,10})?(\.(?:keys|own|[0-9a-f]{16}))?\.parquet(\.\d+\.tmp)?")
+_KEYS_ENTRY = ".keys.parquet"
 
 
 @lru_cache(maxsize=1)
@@ -84,18 +109,31 @@ def _fingerprint(package: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_file(cache_dir: str | Path, model_version: str, digest: str, path: str) -> Path:
+def cache_file(cache_dir: str | Path, model_version: str, digest: str, path: str, counts: str = "own") -> Path:
     """The cache entry of one input: package version and code fingerprint, model version, the
     content hash and the file's suffix (the suffix picks the reader: a text dump named .pdf is a
-    corrupt PDF, not the text file's rows)."""
+    corrupt PDF, not the text file's rows), and ``counts``: which repetition counts its scores saw
+    (``counts_tag``), or "keys" for the entry of its own counts that pass 1 of a run reads."""
     suffix = re.sub(r"[^a-z0-9]", "", Path(path).suffix.lower())[:10]
-    name = f"{digest[:24]}{'.' + suffix if suffix else ''}.parquet"
+    name = f"{digest[:24]}{'.' + suffix if suffix else ''}.{counts}.parquet"
     return Path(cache_dir) / f"v{__version__}-{code_fingerprint()}" / model_version / name
+
+
+def counts_tag(counts: CorpusStats | None) -> str:
+    """Which run counts a document's scores saw, for its cache entry's name: a hash of the sorted
+    (key, projects, documents) of its own keys; "own" for --repetition document (its own rows,
+    which its content hash already fixes)."""
+    if counts is None:
+        return "own"
+    items = sorted((name, value, n, counts.documents.get((name, value), 0)) for (name, value), n in counts.projects.items())
+    text = "\x1e".join(f"{name}\x1f{value}\x1f{n}\x1f{d}" for name, value, n, d in items)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def clear_cache(cache_dir: str | Path | None = None) -> tuple[int, int]:
     """Delete the score cache's entries (only files named as this module names them, so a
-    mistaken --cache-dir loses nothing else); returns (files, bytes) removed."""
+    mistaken --cache-dir loses nothing else); returns (scored documents, bytes) removed: the
+    inputs' own-count entries ("keys") are removed too, and their bytes counted, not their number."""
     root = Path(cache_dir or default_cache_dir())
     if not root.is_dir():
         return 0, 0
@@ -104,7 +142,7 @@ def clear_cache(cache_dir: str | Path | None = None) -> tuple[int, int]:
         if path.is_file() and _CACHE_FILE.fullmatch(path.name):
             size += path.stat().st_size
             path.unlink()
-            files += 1
+            files += _KEYS_ENTRY not in path.name
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
     return files, size
@@ -119,6 +157,8 @@ class Unit:
     path: str
     is_table: bool
     digest: str | None = None
+    #: pass 2 of a run: the run's counts for this input's own keys (None: its own rows only)
+    counts: CorpusStats | None = None
 
 
 @dataclass
@@ -127,6 +167,9 @@ class UnitResult:
     rows: pa.Table | None = None  # the output columns (``to_table``): converted where they were scored
     error: InputError | None = None
     cached: bool = False
+    #: pass 1 of a run: the input's own counts, less rows of documents the model was trained on
+    #: (their keys are kept, with 0), from ``extract_unit``
+    counts: CorpusStats | None = None
 
 
 @lru_cache(maxsize=4)
@@ -168,23 +211,59 @@ def generated_row_ids(frame: pd.DataFrame, table_id: str) -> pd.Series:
     return given.fillna(pd.Series(made, index=frame.index, dtype="string"))
 
 
-def score_unit(unit: Unit, model_ref: str, cache_dir: str | None, extras: tuple[str, ...] = (),
-               limits: Limits | None = None) -> UnitResult:
-    """Extract and score one input into an output table. This is the worker boundary: whatever is
-    raised for this input (a reader bug, an lxml error holding its log, MemoryError) becomes this
-    input's error, made of strings only, so it always pickles back; never an exception."""
+def extract_unit(unit: Unit, model_ref: str, cache_dir: str | None, limits: Limits | None = None,
+                 rows_dir: str | None = None) -> UnitResult:
+    """Pass 1 of a run: read one input for its own counts (``UnitResult.counts``). A document's rows
+    are left in ``rows_dir`` for pass 2; with a cache, its counts are kept in the cache too (one
+    entry per input and model, whatever the run), so a re-run extracts nothing. The same worker
+    boundary as ``score_unit``: any failure is this input's error, never an exception."""
     try:
         data = read_input(Path(unit.path))
         model = _model(model_ref)
         entry = None
         if cache_dir:
-            entry = cache_file(cache_dir, model.version, unit.digest or hashlib.sha256(data).hexdigest(), unit.path)
+            entry = cache_file(cache_dir, model.version, unit.digest or hashlib.sha256(data).hexdigest(), unit.path, "keys")
+            if entry.is_file():
+                try:
+                    return UnitResult(unit.path, counts=_read_counts(entry), cached=True)
+                except (OSError, pa.ArrowException, KeyError, ValueError):
+                    pass  # a damaged entry: the input is read again
+        rows = _read_unit(unit, data, limits)
+        counts = _unit_counts(rows, model)
+        if rows_dir and not unit.is_table:  # a row table is cheap to read again, and its cells may be anything
+            _stage_rows(rows, _staged(rows_dir, unit, data))
+        if entry is not None:
+            _write_counts(entry, counts)
+        return UnitResult(unit.path, counts=counts)
+    except Exception as exc:  # noqa: BLE001 - the boundary: one input's failure is that input's line
+        return UnitResult(unit.path, error=plain_error(unit.path, exc, "unexpected error while reading this file"))
+
+
+def score_unit(unit: Unit, model_ref: str, cache_dir: str | None, extras: tuple[str, ...] = (),
+               limits: Limits | None = None, rows_dir: str | None = None) -> UnitResult:
+    """Extract and score one input into an output table, with ``unit.counts`` (pass 2 of a run: rows
+    staged by ``extract_unit`` are read instead of extracting again) or, when None, the input's own
+    rows as the run's counts. This is the worker boundary: whatever is raised for this input (a
+    reader bug, an lxml error holding its log, MemoryError) becomes this input's error, made of
+    strings only, so it always pickles back; never an exception."""
+    try:
+        data = read_input(Path(unit.path))
+        model = _model(model_ref)
+        staged = _staged(rows_dir, unit, data) if rows_dir and unit.counts is not None and not unit.is_table else None
+        entry = None
+        if cache_dir:
+            digest = unit.digest or hashlib.sha256(data).hexdigest()
+            entry = cache_file(cache_dir, model.version, digest, unit.path, counts_tag(unit.counts))
             if entry.is_file():
                 cached = pd.read_parquet(entry)
                 cached["source_path"] = unit.path
+                _unstage(staged)
                 return UnitResult(unit.path, rows=to_table(cached, extras), cached=True)
-        rows = _read_unit(unit, data, limits)
-        scored = model.predict(rows, corpus=_own_corpus(rows, model))
+        rows = _read_staged(staged)
+        if rows is None:
+            rows = _read_unit(unit, data, limits)
+        corpus = unit.counts if unit.counts is not None else _own_corpus(rows, model)
+        scored = model.predict(rows, corpus=corpus)
         scored["reasons"] = scored["reasons"].map("\n".join)
         table = to_table(scored, extras)
         if entry is not None:
@@ -192,20 +271,90 @@ def score_unit(unit: Unit, model_ref: str, cache_dir: str | None, extras: tuple[
             tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
             scored.to_parquet(tmp, index=False)
             os.replace(tmp, entry)
+        _unstage(staged)
         return UnitResult(unit.path, rows=table)
     except Exception as exc:  # noqa: BLE001 - the boundary: one input's failure is that input's line
         return UnitResult(unit.path, error=plain_error(unit.path, exc, "unexpected error while scoring this file"))
 
 
-def _own_corpus(rows: pd.DataFrame, model):
-    """The document's own repetition evidence, unless the model was trained on this very document."""
-    from .rules import CorpusStats
-
+def _trained_rows(rows: pd.DataFrame, model) -> np.ndarray | None:
+    """Which rows come from documents the model was trained on (None: none do)."""
     trained_on = set(model.meta.get("document_ids") or [])
-    docs = set(rows["doc_id"].dropna().astype(str)) if "doc_id" in rows else set()
-    if docs and docs <= trained_on:
+    if not trained_on or "doc_id" not in rows or not len(rows):
         return None
-    return CorpusStats.from_rows(rows)
+    mask = rows["doc_id"].astype("string").fillna("").isin(trained_on).to_numpy(dtype=bool)
+    return mask if mask.any() else None
+
+
+def _own_corpus(rows: pd.DataFrame, model) -> CorpusStats:
+    """The input's own repetition evidence, less the rows of documents the model was trained on:
+    the training counts hold those already, and counting them again would double them."""
+    trained = _trained_rows(rows, model)
+    return CorpusStats.from_rows(rows if trained is None else rows[~trained])
+
+
+def _unit_counts(rows: pd.DataFrame, model) -> CorpusStats:
+    """``_own_corpus`` with every key of the input: a key only in trained-on rows gets 0, so the
+    input still receives the run's counts for it in pass 2."""
+    own = _own_corpus(rows, model)
+    trained = _trained_rows(rows, model)
+    if trained is None:
+        return own
+    records = records_of(rows.loc[trained, ["name", "value"]])
+    zeros = {key: 0 for key in ((squash(r["name"]), squash(r["value"])) for r in records) if key not in own.projects}
+    return CorpusStats({**own.projects, **zeros}, {**own.documents, **zeros})
+
+
+_COUNT_COLUMNS = ("name", "value", "projects", "documents")
+
+
+def _write_counts(entry: Path, counts: CorpusStats) -> None:
+    keys = list(counts.projects)
+    table = pa.table({"name": [k[0] for k in keys], "value": [k[1] for k in keys],
+                      "projects": pa.array([counts.projects[k] for k in keys], pa.int64()),
+                      "documents": pa.array([counts.documents.get(k, 0) for k in keys], pa.int64())})
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, entry)
+
+
+def _read_counts(entry: Path) -> CorpusStats:
+    names, values, projects, documents = (c.to_pylist() for c in pq.read_table(entry, columns=list(_COUNT_COLUMNS)).columns)
+    keys = list(zip(names, values))
+    return CorpusStats(dict(zip(keys, projects)), dict(zip(keys, documents)))
+
+
+def _staged(rows_dir: str, unit: Unit, data: bytes) -> Path:
+    """Where pass 1 leaves a document's extracted rows for pass 2 (Arrow IPC: ~0.05 of extracting)."""
+    return Path(rows_dir) / f"{(unit.digest or hashlib.sha256(data).hexdigest())[:24]}.arrow"
+
+
+def _stage_rows(rows: pd.DataFrame, path: Path) -> None:
+    """Best effort: rows Arrow cannot hold, a full disk, or a Dask worker on another machine (no
+    such folder there) leave nothing, and pass 2 extracts the document again."""
+    if not path.parent.is_dir():
+        return
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        pafeather.write_feather(pa.Table.from_pandas(rows, preserve_index=False), tmp, compression="uncompressed")
+        os.replace(tmp, path)
+    except (pa.ArrowException, TypeError, ValueError, OSError):
+        tmp.unlink(missing_ok=True)
+
+
+def _read_staged(path: Path | None) -> pd.DataFrame | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        return pafeather.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError):
+        return None
+
+
+def _unstage(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def _output_columns(extras) -> list[str]:
@@ -294,7 +443,7 @@ def _run_local(units, work, workers, model_ref) -> Iterator[UnitResult]:
 
     # fork shares the parent's loaded model (copy-on-write); a transformer (maybe on a GPU, which a
     # forked child cannot reuse) and platforms without fork get spawned workers that load it once
-    forkable = "fork" in mp.get_all_start_methods() and _model(model_ref).config.get("backend") != "transformer"
+    forkable = "fork" in mp.get_all_start_methods() and _model(model_ref).config.backend != "transformer"
     context = mp.get_context("fork" if forkable else "spawn")
 
     def pool(size: int) -> ProcessPoolExecutor:
@@ -459,15 +608,23 @@ def check_output_folder(out: str | Path) -> Path:
     return out
 
 
+REPETITION = ("run", "document")
+
+
 def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, scheduler=None,
           cache: bool = True, cache_dir: str | Path | None = None, report_rows: int = 100_000,
-          limits: Limits | None = None, progress=None, **views) -> ScoreRun:
+          limits: Limits | None = None, progress=None, repetition: str = "run", **views) -> ScoreRun:
     """Score every input into ``out``; an input that cannot be used is recorded, never stops the batch.
 
     Outputs are written to a hidden folder inside ``out`` and moved into place once all are
     complete: a run that fails leaves the previous outputs (or none), never a half-written file.
     ``scheduler``: a Dask address or Client. ``progress(rows, note)``: once per input.
-    ``views``: options of the reports (report.write_reports: top_rows, xlsx_order)."""
+    ``repetition``: which rows count as repeated (module docstring): "run" (the training corpus
+    and every input of this run, two passes) or "document" (the training corpus and the
+    document's own rows, one pass). ``views``: options of the reports (report.write_reports:
+    top_rows, xlsx_order)."""
+    if repetition not in REPETITION:
+        raise BudgetNLPError(f"--repetition {repetition}: choose run or document")
     out = check_output_folder(out)
     client = connect(scheduler) if isinstance(scheduler, str) else scheduler
     stage = Path(tempfile.mkdtemp(prefix=".budgetnlp-partial-", dir=out))
@@ -478,10 +635,21 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
         units = _unique_units(_units(inputs), run, progress)
         extras = _table_extras(units)
         cache_path = str(cache_dir or default_cache_dir()) if cache else None
-        work = partial(score_unit, model_ref=str(model), cache_dir=cache_path, extras=extras, limits=limits)
+        rows_dir = stage / "rows"  # pass 1's extracted rows, read (and removed) by pass 2; never published
+        rows_dir.mkdir()
+
+        def execute(todo, work) -> Iterator[UnitResult]:
+            return _run_dask(todo, work, client) if client is not None else _run_local(todo, work, workers, str(model))
+
+        todo = units
+        if repetition == "run":
+            readable, counts = _first_pass(units, execute, run, progress, partial(
+                extract_unit, model_ref=str(model), cache_dir=cache_path, limits=limits, rows_dir=str(rows_dir)))
+            todo = (replace(unit, counts=counts.of(unit.path)) for unit in readable)  # lazily: pass 2's window
+        work = partial(score_unit, model_ref=str(model), cache_dir=cache_path, extras=extras, limits=limits,
+                       rows_dir=str(rows_dir))
         writers = _Writers(stage, output_schema(extras))
-        results = _run_dask(units, work, client) if client is not None else _run_local(units, work, workers, str(model))
-        for result in results:
+        for result in execute(todo, work):
             if result.error is not None:
                 run.errors.append(result.error)
                 if progress:
@@ -494,7 +662,10 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
             if progress:
                 progress(result.rows.num_rows, None)
         writers.close()
+        shutil.rmtree(rows_dir, ignore_errors=True)
         run.rows = writers.rows
+        position = {unit.path: i for i, unit in enumerate(units)}  # pass 1's errors and pass 2's, in input order
+        run.errors.sort(key=lambda error: position.get(str(error.path), len(position)))
         _write_errors(run, stage)
         _write_reports(run, report_rows, stage, **views)
         for item in stage.iterdir():  # every output complete: each replaces its previous version
@@ -504,6 +675,59 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
         shutil.rmtree(stage, ignore_errors=True)
         if client is not None and client is not scheduler:
             client.close()
+
+
+def _first_pass(units: list[Unit], execute, run: ScoreRun, progress, work) -> tuple[list[Unit], "RunCounts"]:
+    """Pass 1 of a run: every input's own counts, added up into the run's; returns the inputs that
+    could be read and the run's counts. An input that cannot be read is its error line here and
+    is not scored."""
+    counts = RunCounts()
+    readable = []
+    for unit, result in zip(units, execute(units, work)):  # one result per input, in input order
+        if result.error is not None:
+            run.errors.append(result.error)
+            if progress:
+                progress(0, result.error)
+            continue
+        counts.add(unit.path, result.counts)
+        readable.append(unit)
+    return readable, counts
+
+
+class RunCounts:
+    """A run's repetition counts, added up from its inputs' own: one entry per distinct key (its
+    projects and documents over the run), and per input the indices of its keys, so pass 2 sends
+    each worker only its own keys' counts. Memory: the distinct keys, plus 4 bytes per input row key."""
+
+    def __init__(self) -> None:
+        self._index: dict[tuple[str, str], int] = {}
+        self._keys: list[tuple[str, str]] = []
+        self._projects: list[int] = []
+        self._documents: list[int] = []
+        self._of_input: dict[str, np.ndarray] = {}
+
+    def add(self, path: str, own: CorpusStats) -> None:
+        indices = np.empty(len(own.projects), dtype=np.int32)
+        for i, (key, projects) in enumerate(own.projects.items()):
+            j = self._index.get(key)
+            if j is None:
+                j = self._index[key] = len(self._keys)
+                self._keys.append(key)
+                self._projects.append(0)
+                self._documents.append(0)
+            self._projects[j] += projects
+            self._documents[j] += own.documents.get(key, 0)
+            indices[i] = j
+        self._of_input[path] = indices
+
+    def of(self, path: str) -> CorpusStats:
+        """The run's counts for the keys of input ``path`` (once: its entry is then dropped)."""
+        projects, documents = {}, {}
+        for j in self._of_input.pop(path).tolist():
+            if self._projects[j] or self._documents[j]:  # 0: only in trained-on rows, which training counted
+                key = self._keys[j]
+                projects[key], documents[key] = self._projects[j], self._documents[j]
+        return CorpusStats(projects, documents)
 
 
 def _unique_units(units: list[Unit], run: ScoreRun, progress) -> list[Unit]:
@@ -540,9 +764,11 @@ def _extract_warnings(table: pa.Table) -> list[InputError]:
 
 def _headline(meta: dict, folder: Path | None) -> dict:
     """The model's cross-validated headline figures, for the summary and the review app."""
-    if folder is None or not (folder / "metrics.json").is_file():
+    if folder is None:
         return {}
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    from .models import _artifact
+
+    metrics = _artifact.read_metrics(folder)  # {} where the folder has none
     model = metrics.get("model") or {}
     flags = model.get("flags") or {}
     return {
