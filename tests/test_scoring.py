@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -231,3 +232,132 @@ def test_report_options_and_project_budgets_reach_the_outputs(tmp_path):
         capture_output=True, text=True,
     )
     assert bad.returncode == 1 and "--sort alphabet" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------- repetition across the run (issue 11)
+#: a row pasted into every document of a run, and into no document the model was trained on
+PASTED = ("年度工作任务推进情况", "反映工作完成情况", "按计划推进")
+_REPLACED = "\t长期使用性\n\t能够长期地开展暑期服务工作，保障暑期工作的顺利进行。\n\t≥9090%及以上\n"
+
+
+def _pasted_documents(folder, first: int, count: int, pasted: bool = True) -> list:
+    """Text dumps of sample 004, each its own document (project names suffixed with the copy's
+    number), with ``PASTED`` in place of one row of its first project."""
+    import re
+
+    text = (SAMPLES / "004_8fe8d81b6e5c8740.txt").read_text(encoding="utf-8")
+    assert _REPLACED in text
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(first, first + count):
+        body = re.sub(r"(\t项目名称\n\t)([^\n]+)", lambda m: f"{m.group(1)}{m.group(2)}（{index}）", text)
+        if pasted:
+            body = body.replace(_REPLACED, "".join(f"\t{cell}\n" for cell in PASTED))
+        paths.append(folder / f"unit{index:02d}.txt")
+        paths[-1].write_text(body, encoding="utf-8")
+    return paths
+
+
+def _unrelated_table(path) -> None:
+    pd.DataFrame({"name": ["校园绿化补植面积", "食堂改造完成时间"], "value": ["=1200平方米", "2024年9月底前"]}).to_csv(
+        path, index=False, encoding="utf-8-sig")
+
+
+def _pasted_rows(out) -> pd.DataFrame:
+    frame = pd.read_parquet(out / "scored.parquet")
+    return frame[frame["name"] == PASTED[0]].sort_values("source_path")
+
+
+def test_a_row_pasted_across_the_run_is_boilerplate_evidence(tmp_path):
+    """The same (name, value) in 4 documents of one run, never in training: scored as one run,
+    the repetition rule fires and p_boilerplate rises; each document alone, or --repetition
+    document, sees it once (today's behaviour), and the two agree."""
+    from budgetnlp.scoring import _model
+
+    assert (PASTED[0], PASTED[2]) not in _model("default").corpus.projects
+    paths = _pasted_documents(tmp_path / "in", 0, 4)
+    score([tmp_path / "in"], tmp_path / "run", cache=False)
+    score([tmp_path / "in"], tmp_path / "document", cache=False, repetition="document")
+    for i, path in enumerate(paths):
+        score([path], tmp_path / f"alone{i}", cache=False)
+    together, by_document = _pasted_rows(tmp_path / "run"), _pasted_rows(tmp_path / "document")
+    alone = pd.concat([_pasted_rows(tmp_path / f"alone{i}") for i in range(4)])
+    assert len(together) == len(alone) == 4
+    assert together["reasons"].str.contains("同一指标“年度工作任务推进情况＝按计划推进”出现在4个项目中（4份文件）").all()
+    assert not alone["reasons"].str.contains("出现在").any()
+    assert by_document["p_boilerplate"].tolist() == alone["p_boilerplate"].tolist()
+    assert by_document["reasons"].tolist() == alone["reasons"].tolist()
+    assert (together["p_boilerplate"].to_numpy() > alone["p_boilerplate"].to_numpy()).all()
+    assert not (tmp_path / "run" / "rows").exists()  # pass 1's staged rows are never published
+
+
+def test_run_counts_with_bad_files_and_workers_match_one_process(tmp_path):
+    """A bad file in the batch leaves every other result; workers=2 gives the very same output."""
+    _pasted_documents(tmp_path / "in", 0, 3)
+    (tmp_path / "in" / "broken.docx").write_bytes(b"PK\x03\x04 this is not a real docx")
+    (tmp_path / "in" / "minutes.txt").write_text("会议纪要：讨论食堂菜单。\n", encoding="utf-8")
+    runs = [score([tmp_path / "in"], tmp_path / f"w{workers}", cache=False, workers=workers) for workers in (1, 2)]
+    for run in runs:
+        assert run.rows == 81 and run.documents == 3
+        assert [Path(e.path).name for e in run.errors] == ["broken.docx", "minutes.txt"]  # input order
+    pd.testing.assert_frame_equal(_frame(tmp_path / "w1"), _frame(tmp_path / "w2"))
+    assert _pasted_rows(tmp_path / "w2")["reasons"].str.contains("出现在3个项目中（3份文件）").all()
+
+
+def test_staged_rows_score_as_a_fresh_extraction(tmp_path, monkeypatch):
+    from budgetnlp import scoring
+
+    _pasted_documents(tmp_path / "in", 0, 2)
+    score([tmp_path / "in"], tmp_path / "staged", cache=False)
+    monkeypatch.setattr(scoring, "_stage_rows", lambda rows, path: None)  # pass 2 extracts again
+    score([tmp_path / "in"], tmp_path / "fresh", cache=False)
+    pd.testing.assert_frame_equal(_frame(tmp_path / "staged"), _frame(tmp_path / "fresh"))
+
+
+def test_cache_entries_follow_the_run_counts(tmp_path, monkeypatch):
+    """A re-run is served from the cache without reading any document again; another input that
+    shares none of a document's keys leaves its entry valid; documents repeating its rows do not."""
+    from budgetnlp import scoring
+
+    cache = tmp_path / "cache"
+    _pasted_documents(tmp_path / "in", 0, 3)
+    assert score([tmp_path / "in"], tmp_path / "a", cache_dir=cache).cached == 0
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a cached document was read again")
+
+    monkeypatch.setattr(scoring, "_read_unit", no_reading)
+    assert score([tmp_path / "in"], tmp_path / "b", cache_dir=cache).cached == 3
+    pd.testing.assert_frame_equal(_frame(tmp_path / "a"), _frame(tmp_path / "b"))
+    monkeypatch.undo()
+    _unrelated_table(tmp_path / "in" / "other.csv")
+    run = score([tmp_path / "in"], tmp_path / "c", cache_dir=cache)
+    assert (run.documents, run.cached) == (4, 3)
+    _pasted_documents(tmp_path / "in", 3, 2)
+    run = score([tmp_path / "in"], tmp_path / "d", cache_dir=cache)
+    assert (run.documents, run.cached) == (6, 1)  # only the table's counts are unchanged
+    assert _pasted_rows(tmp_path / "d")["reasons"].str.contains("出现在5个项目中（5份文件）").all()
+    assert score([tmp_path / "in"], tmp_path / "e", cache_dir=cache, repetition="document").cached == 0
+
+
+def test_a_trained_on_document_is_counted_once():
+    """A document the model was trained on adds nothing to the run's counts (training holds its
+    rows), yet receives the run's counts for its keys: those of the other documents."""
+    from budgetnlp.scoring import RunCounts, _model, _unit_counts
+
+    model = _model("default")
+    sample = extract([SAMPLES / "004_8fe8d81b6e5c8740.txt"]).rows
+    assert set(sample["doc_id"]) <= set(model.meta["document_ids"])
+    own = _unit_counts(sample, model)
+    key = ("服务对象满意度", "≥8080%及以上")
+    assert own.projects[key] == own.documents[key] == 0 and len(own.projects) == len(set(zip(sample["name"], sample["value"])))
+    copy = sample.assign(doc_id="another", project_name=sample["project_name"] + "（1）")
+    other = _unit_counts(copy, model)
+    projects = sample.loc[(sample["name"] == key[0]) & (sample["value"] == key[1]), "project_name"].nunique()
+    assert projects > 1 and (other.projects[key], other.documents[key]) == (projects, 1)
+    counts = RunCounts()
+    counts.add("sample", own)
+    counts.add("copy", other)
+    for path in ("sample", "copy"):
+        seen = counts.of(path)
+        assert (seen.projects[key], seen.documents[key]) == (projects, 1)
