@@ -173,6 +173,26 @@ def test_a_killed_worker_loses_only_the_input_that_kills_it(batch, tmp_path, mon
     assert set(got) == set(batch[1]) | {"killer.txt"} and "worker process died" in got["killer.txt"]
 
 
+def test_a_worker_killed_while_scoring_loses_only_that_input(batch, tmp_path, monkeypatch):
+    """The same in pass 2 of a run (scoring, after every input was extracted and counted): the
+    killer's pool is replaced, the others are scored with the run's counts, the killer is its line."""
+    folder = tmp_path / "in"
+    shutil.copytree(batch[0], folder)
+    (folder / "killer.txt").write_text((SAMPLES / GOOD).read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    real = scoring.to_table
+
+    def deadly(scored, extras=()):
+        if len(scored) and str(scored["source_path"].iloc[0]).endswith("killer.txt"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(scored, extras)
+
+    monkeypatch.setattr(scoring, "to_table", deadly)
+    run = score([folder], tmp_path / "out", cache=False, workers=2)
+    assert run.rows == SAMPLE_ROWS and run.documents == 3
+    got = _errors(tmp_path / "out")
+    assert set(got) == set(batch[1]) | {"killer.txt"} and "worker process died" in got["killer.txt"]
+
+
 # ---------------------------------------------------------------- 3. Dask
 @pytest.fixture(scope="module")
 def cluster():
@@ -189,6 +209,20 @@ def test_dask_with_bad_files_matches_one_process(batch, reference, cluster, tmp_
     assert run.rows == SAMPLE_ROWS
     pd.testing.assert_frame_equal(_rows(reference), _rows(tmp_path / "dask"))
     assert set(_errors(tmp_path / "dask")) == set(reasons)
+
+
+def test_dask_counts_repetition_over_the_run_as_local_processes_do(batch, cluster, tmp_path):
+    from .test_scoring import PASTED, _pasted_documents
+
+    folder = tmp_path / "in"
+    shutil.copytree(batch[0], folder)
+    _pasted_documents(folder, 0, 3)
+    score([folder], tmp_path / "local", cache=False, workers=2)
+    score([folder], tmp_path / "dask", cache=False, scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(_rows(tmp_path / "local"), _rows(tmp_path / "dask"))
+    pasted = _rows(tmp_path / "dask").query("name == @PASTED[0]")
+    assert len(pasted) == 3 and pasted["reasons"].str.contains("出现在3个项目中（3份文件）").all()
+    assert set(_errors(tmp_path / "dask")) == set(batch[1])
 
 
 def test_dask_failed_futures_are_that_inputs_error(batch, cluster, tmp_path):
