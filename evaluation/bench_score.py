@@ -4,9 +4,11 @@ Builds the corpus from the bundled samples, each copy under a new name and with 
 names and numbers varied (so no cache entry can serve another copy), then prints, in one run:
 documents/s and rows/s end to end (text dump → scored files) on one process and on all cores,
 with the score cache off and on, peak memory per run, and the ratio of scoring time to plain jieba
-tokenization of the same text (the floor).
+tokenization of the same text (the floor). ``--repetition``: score's repetition evidence, run (two
+passes: every copy's rows count; the copies share most rows, as a year's disclosures do) or
+document (one pass, each document's own rows).
 
-    python evaluation/bench_score.py [--docs 10000] [--single-docs 1000] [--workers N]
+    python evaluation/bench_score.py [--docs 10000] [--single-docs 1000] [--workers N] [--repetition run|document]
 """
 
 from __future__ import annotations
@@ -81,14 +83,15 @@ class MemorySampler:
             self._thread.join()
 
 
-def timed_score(inputs, out: Path, workers: int, cache_dir: Path | None) -> tuple[float, int, int, MemorySampler]:
+def timed_score(inputs, out: Path, workers: int, cache_dir: Path | None,
+                repetition: str = "run") -> tuple[float, int, int, MemorySampler]:
     from budgetnlp.scoring import score
 
     shutil.rmtree(out, ignore_errors=True)
     with MemorySampler() as memory:
         start = time.perf_counter()
         run = score(inputs, out, "default", workers=workers, cache=cache_dir is not None, cache_dir=cache_dir,
-                    report_rows=20_000)
+                    report_rows=20_000, repetition=repetition)
         seconds = time.perf_counter() - start
     return seconds, run.documents, run.rows, memory
 
@@ -110,6 +113,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=10_000, help="corpus size (all-core runs use all of it)")
     parser.add_argument("--single-docs", type=int, default=1_000, help="documents for the one-process runs")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repetition", choices=("run", "document"), default="run",
+                        help="score's repetition evidence: the whole run (two passes) or each document's own rows")
     args = parser.parse_args()
     from budgetnlp.training import load_with_warnings
 
@@ -124,7 +129,8 @@ def main() -> None:
         single.mkdir()
         for path in files[: args.single_docs]:
             os.link(path, single / path.name)
-        print(f"corpus: {args.docs} documents, {size / 1e6:.1f} MB of text; one-process runs on {args.single_docs}")
+        print(f"corpus: {args.docs} documents, {size / 1e6:.1f} MB of text; one-process runs on {args.single_docs}; "
+              f"repetition: {args.repetition}")
         results = []
         cache = tmp / "cache"
         for label, inputs, workers, cache_dir in (
@@ -134,7 +140,7 @@ def main() -> None:
             (f"{args.workers} processes, cache on (re-run)", [corpus], args.workers, cache),
             ("1 process, cache on (re-run)", [single], 1, cache),
         ):
-            seconds, documents, rows, memory = timed_score(inputs, tmp / "out", workers, cache_dir)
+            seconds, documents, rows, memory = timed_score(inputs, tmp / "out", workers, cache_dir, args.repetition)
             results.append((label, documents, rows, seconds, round(memory.main), round(memory.workers)))
             print(f"{label:38s} {documents:6d} docs {rows:8d} rows {seconds:8.1f} s  "
                   f"{documents / seconds:7.1f} docs/s {rows / seconds:8.0f} rows/s  "

@@ -123,18 +123,22 @@ def run_once(label: str, inputs: Path, out: Path, args: list[str], timeout: floa
             "duplicates": duplicate_lines, "killed": killed, "stderr": stderr, "code": process.returncode}
 
 
-def kill_a_local_worker(delay: float):
-    """Kill one of the run's worker processes ``delay`` seconds after its workers exist (polled
-    every quarter second, so the watching costs the run nothing)."""
+def kill_a_local_worker(delay: float, pool: int = 1):
+    """Kill one of the run's worker processes ``delay`` seconds after the workers of its ``pool``-th
+    pool exist (a run counts repetition over the whole run in two passes, each with its own pool:
+    1 extracts, 2 scores; polled every quarter second, so the watching costs the run nothing)."""
     def kill(process):
-        seen = None
+        seen, earlier = None, set()
         while process.poll() is None:
             workers = _children(process.pid)
-            if workers and seen is None:
+            if pool == 2 and seen is None and workers and not earlier:
+                earlier = set(workers)  # pass 1's pool
+            fresh = [w for w in workers if w not in earlier] if pool == 2 else workers
+            if fresh and seen is None:
                 seen = time.time()
-            if workers and time.time() - seen >= delay:
-                os.kill(workers[0], signal.SIGKILL)
-                return [workers[0]]
+            if fresh and seen is not None and time.time() - seen >= delay:
+                os.kill(fresh[0], signal.SIGKILL)
+                return [fresh[0]]
             time.sleep(0.25)
         return []
     return kill
@@ -169,7 +173,8 @@ def main() -> None:
     expected_rows, duplicates = good_inputs(inputs)
     tried = len(list(inputs.iterdir()))
     runs = [("1 process", [], None), ("2 workers", ["--workers", "2"], None),
-            ("2 workers, one killed mid-run", ["--workers", "2"], kill_a_local_worker(1.0))]
+            ("2 workers, one killed mid-run", ["--workers", "2"], kill_a_local_worker(1.0)),
+            ("2 workers, one killed while scoring", ["--workers", "2"], kill_a_local_worker(0.5, pool=2))]
     cluster = client = None
     if not args.no_dask:
         try:
