@@ -293,7 +293,7 @@ def test_flags_follow_probabilities_and_stored_thresholds(trained, scored):
 
 def test_risk(trained, scored):
     assert scored["risk"].between(0, 1).all()
-    weights = trained.config["risk_weights"]
+    weights = trained.config.risk_weights
     expected = sum(scored[f"p_{f}"] * weights[f] for f in FLAGS) / sum(weights.values())
     assert np.allclose(scored["risk"], expected, atol=1e-3)
 
@@ -313,7 +313,7 @@ def test_reasons_are_chinese_and_explain_flags(trained, scored):
             flagged += 1
             words = re.findall(r"“([^”]+)”", lines[0].partition("主要依据词语：")[2])
             flagged_with_words += bool(words)
-            assert len(words) <= trained.config["explain_tokens"]
+            assert len(words) <= trained.config.explain_tokens
             assert all(nfkc(word) in text for word in words), (words, text)  # the row's own words
     assert flagged and flagged_with_words / flagged >= 0.9
 
@@ -367,7 +367,7 @@ def test_empty_and_missing_cells(trained):
 
 
 def test_metric_type_is_the_parsers_unless_the_model_is_sure(trained, scored, rows):
-    override = trained.config["metric_type_override"]
+    override = trained.config.metric_type_override
     frame = models_module._with_row_columns(rows)
     features = RowFeatures.compute(frame, trained.corpus)
     output = trained.backend.predict(frame, features)
@@ -381,7 +381,7 @@ def test_metric_type_override_threshold(trained, monkeypatch):
     """A stub backend whose type model says 'grade' at two confidences: only the one ≥ the override wins."""
     rows = pd.DataFrame({"name": ["群众满意度", "群众满意度"], "value": ["≥90%", "≥90%"]})
     real = trained.backend.predict
-    override = trained.config["metric_type_override"]
+    override = trained.config.metric_type_override
 
     def stub(frame, features):
         out = real(frame, features)

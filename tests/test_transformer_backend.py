@@ -148,7 +148,7 @@ def test_evidence_names_words_of_the_row(offline, trained, rows):
     for flag in FLAGS:
         assert len(output["evidence"][flag]) == len(some)
         for i, words in enumerate(output["evidence"][flag]):
-            assert len(words) <= model.config["explain_tokens"]
+            assert len(words) <= model.config.explain_tokens
             if output["proba"][flag].iat[i] < model.thresholds[flag]:
                 assert words == []
             for word in words:

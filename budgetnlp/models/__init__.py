@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..config import TrainConfig
-from ..errors import ModelError
+from ..config import TrainConfig, config_from_dict
+from ..errors import ConfigError, ModelError
 from ..features import RowFeatures
 from ..rules import CorpusStats
 from ..schema import FLAG_LABELS, FLAGS, ROW_COLUMNS, SCORED_COLUMNS
@@ -38,7 +38,8 @@ class Model:
     version: str
     backend: object
     corpus: CorpusStats
-    config: dict
+    #: the config the backend was trained with (the backend holds the same object)
+    config: TrainConfig
     meta: dict = field(default_factory=dict)
     folder: Path | None = None
 
@@ -65,7 +66,7 @@ class Model:
             scored[f"p_{flag}"] = proba[flag].to_numpy().round(4)
             scored[flag] = (proba[flag].to_numpy() >= self.backend.thresholds_[flag]).astype(int)
         parsed = features.rules.parsed
-        override = self.config.get("metric_type_override", 0.95)
+        override = self.config.metric_type_override
         scored["metric_type"] = [
             m if conf >= override and m != p.metric_type else p.metric_type
             for p, m, conf in zip(parsed, output["metric"], output["metric_confidence"])
@@ -73,9 +74,9 @@ class Model:
         scored["suggested_metric_type"] = output["suggested"]
         for name in ("op", "number", "low", "high", "unit", "deadline", "issue"):
             scored[f"value_{name}"] = [getattr(p, name) for p in parsed]
-        weights = self.config.get("risk_weights") or {f: 1.0 for f in FLAGS}
+        weights = self.config.risk_weights  # one weight per flag, checked by TrainConfig
         total = sum(weights.values())
-        scored["risk"] = (sum(proba[f].to_numpy() * weights.get(f, 0.0) for f in FLAGS) / total).round(4)
+        scored["risk"] = (sum(proba[f].to_numpy() * weights[f] for f in FLAGS) / total).round(4)
         reasons, suggestions = [], []
         records = features.records
         decided = {f: scored[f].to_numpy() for f in FLAGS}
@@ -125,10 +126,10 @@ def _backend(config: TrainConfig):
     if config.backend == "transformer":
         from .transformer_backend import TransformerBackend
 
-        return TransformerBackend(config.to_dict())
+        return TransformerBackend(config)
     from .sklearn_backend import SklearnBackend
 
-    return SklearnBackend(config.to_dict())
+    return SklearnBackend(config)
 
 
 def fit_model(frame: pd.DataFrame, config: TrainConfig, name: str = "model", corpus_rows: pd.DataFrame | None = None) -> Model:
@@ -140,7 +141,7 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig, name: str = "model", cor
     features = RowFeatures.compute(frame, corpus)
     groups = (frame["group"] if "group" in frame else frame["doc_id"]).fillna("").astype(str).to_numpy()
     backend = _backend(config).fit(frame, features, groups)
-    return Model(name=name, version="unsaved", backend=backend, corpus=corpus, config=config.to_dict())
+    return Model(name=name, version="unsaved", backend=backend, corpus=corpus, config=config)
 
 
 def save_model(model: Model, folder: str | Path, *, metrics: dict, meta: dict, card: str, force: bool = False) -> Model:
@@ -151,8 +152,8 @@ def save_model(model: Model, folder: str | Path, *, metrics: dict, meta: dict, c
         _artifact.save_estimator(model.backend, folder)
     _artifact.save_corpus(folder, model.corpus)
     version = _file_version(folder)
-    meta = {**meta, "name": folder.name, "version": version, "backend": model.config.get("backend", "sklearn"), "budgetnlp": __version__}
-    _artifact.write_meta(folder, meta, model.config, metrics, card)
+    meta = {**meta, "name": folder.name, "version": version, "backend": model.config.backend, "budgetnlp": __version__}
+    _artifact.write_meta(folder, meta, model.config.to_dict(), metrics, card)
     model.name, model.version, model.meta, model.folder = folder.name, version, meta, folder
     return model
 
@@ -160,7 +161,7 @@ def save_model(model: Model, folder: str | Path, *, metrics: dict, meta: dict, c
 def _file_version(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix in {".skops", ".safetensors", ".json", ".parquet"} and path.name != "meta.json":
+        if path.is_file() and path.suffix in {".skops", ".safetensors", ".json", ".parquet"} and path.name != _artifact.META_FILE:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -177,11 +178,9 @@ def user_models_dir() -> Path:
 
 
 def _data_hash(folder: Path) -> str | None:
-    import json
-
     try:
-        return json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("data_hash")
-    except (OSError, ValueError, AttributeError):
+        return _artifact.read_meta(folder, warn_versions=False).get("data_hash")
+    except ModelError:
         return None
 
 
@@ -233,18 +232,14 @@ def _load_folder(folder: Path) -> Model:
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         meta = _artifact.read_meta(folder)
-    config = meta.get("config") or {}
-    import yaml
-
-    config_path = folder / "config.yaml"
-    if config_path.is_file():
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    if meta.get("backend") == "transformer":
+        config = _folder_config(folder, meta)
+    if config.backend == "transformer":
         from .transformer_backend import TransformerBackend
 
         backend = TransformerBackend.load(folder, config)
     else:
         backend = _artifact.load_estimator(folder)
+        backend.config = config  # the folder's config.yaml, not the file's copy: one config per model
     return Model(
         name=meta.get("name", folder.name),
         version=meta.get("version", "unknown"),
@@ -254,3 +249,20 @@ def _load_folder(folder: Path) -> Model:
         meta=meta,
         folder=folder,
     )
+
+
+def _folder_config(folder: Path, meta: dict) -> TrainConfig:
+    """The model's TrainConfig from its folder (config.yaml; meta.json's "config" for folders that
+    have no config.yaml). An option the folder lacks takes the dataclass default, which is the
+    behaviour from before it existed; an option this budgetnlp does not know is ignored with a
+    warning (the folder was written by another version; what the option did is in the fitted
+    estimator); a value that fails the checks is a ModelError naming the file and the option."""
+    data, source = _artifact.read_config(folder)
+    if data is None:
+        data, source = meta.get("config") or {}, str(Path(folder) / _artifact.META_FILE)
+    data = dict(data)
+    data.setdefault("backend", meta.get("backend") or "sklearn")
+    try:
+        return config_from_dict(data, source, unknown="warn")
+    except ConfigError as exc:
+        raise ModelError(str(exc)) from None

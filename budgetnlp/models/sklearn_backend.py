@@ -26,6 +26,7 @@ from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
 from .._text import squash
+from ..config import TrainConfig, config_from_dict
 from ..features import FeatureBuilder, RowFeatures
 from ..schema import FLAGS
 
@@ -67,8 +68,25 @@ class SklearnBackend:
 
     name = "sklearn"
 
-    def __init__(self, config: dict) -> None:
-        self.config = dict(config)
+    def __init__(self, config: TrainConfig) -> None:
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"SklearnBackend takes a TrainConfig, not {type(config).__name__}")
+        self.config = config
+
+    # the persistence boundary: the model file holds the config as a plain dict (no budgetnlp
+    # type to trust, none whose fields may change), rebuilt into a checked TrainConfig on load;
+    # a model folder's config.yaml then replaces it (models._load_folder)
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if isinstance(state.get("config"), TrainConfig):
+            state["config"] = state["config"].to_dict()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        if isinstance(state.get("config"), dict):
+            state["config"] = config_from_dict(state["config"], "the model file's config", unknown="ignore")
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------ training
     def _flag_estimator(self, y: np.ndarray, groups: np.ndarray | None):
@@ -76,13 +94,14 @@ class SklearnBackend:
         so the calibration sees unfamiliar sources as new rows will be); stratified folds only
         when the groups cannot give every fold both classes."""
         c = self.config
-        base = LogisticRegression(C=c["c"], class_weight=None if c.get("class_weight") == "none" else "balanced", max_iter=2000, solver="liblinear")
-        folds = _folds(y, groups, c["calibration_folds"], c["seed"])
-        if not c.get("calibration_grouped", True) or (folds is not None and not all(len(set(y[train])) == 2 for train, _ in folds)):
-            folds = _folds(y, None, c["calibration_folds"], c["seed"])
+        base = LogisticRegression(C=c.c, class_weight=None if c.class_weight == "none" else "balanced",
+                                  max_iter=c.flag_max_iter, solver=c.flag_solver)
+        folds = _folds(y, groups, c.calibration_folds, c.seed)
+        if not c.calibration_grouped or (folds is not None and not all(len(set(y[train])) == 2 for train, _ in folds)):
+            folds = _folds(y, None, c.calibration_folds, c.seed)
         if folds is None:
             return base
-        return CalibratedClassifierCV(base, method=c["calibration"], cv=folds)
+        return CalibratedClassifierCV(base, method=c.calibration, cv=folds)
 
     def _fit_category_model(self, rows: pd.DataFrame, groups: np.ndarray | None = None) -> np.ndarray:
         """Fit text → level2_norm on every row; return each row's out-of-fold self-confidence,
@@ -90,9 +109,10 @@ class SklearnBackend:
         look surer than it will on an unseen source)."""
         labels = rows["level2_norm"].fillna("").astype(str).to_numpy()
         text = _category_text(rows)
+        c = self.config
         model = make_pipeline(
-            TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True),
-            LogisticRegression(C=5.0, max_iter=2000),
+            TfidfVectorizer(analyzer="char", ngram_range=tuple(c.category_ngrams), sublinear_tf=True),
+            LogisticRegression(C=c.category_c, max_iter=c.category_max_iter),
         )
         self.category_classes_: list[str] = []
         self.category_thresholds_: dict[str, float] = {}
@@ -102,9 +122,9 @@ class SklearnBackend:
         model.fit(text, labels)
         self.category_model_ = model
         self.category_classes_ = list(model.classes_)
-        folds = _folds(labels, groups if self.config.get("category_grouped", False) else None, 5, self.config["seed"])
+        folds = _folds(labels, groups if c.category_grouped else None, c.category_folds, c.seed)
         if folds is not None and not all(len(set(labels[train])) >= 2 for train, _ in folds):
-            folds = _folds(labels, None, 5, self.config["seed"])  # too few groups: some fold knows one category
+            folds = _folds(labels, None, c.category_folds, c.seed)  # too few groups: some fold knows one category
         if folds is None:
             proba = model.predict_proba(text)
         else:
@@ -137,7 +157,7 @@ class SklearnBackend:
 
     def _fit(self, frame: pd.DataFrame, features: RowFeatures, groups: np.ndarray | None) -> "SklearnBackend":
         c = self.config
-        self.builder = FeatureBuilder(c["char_ngrams"], c["min_df"]).fit(features)
+        self.builder = FeatureBuilder(c.char_ngrams, c.min_df).fit(features)
         self_conf = self._fit_category_model(frame, groups)
         x = sparse.hstack([self.builder.transform(features), self._category_features(frame, self_conf)], format="csr")
         self.flag_models_, self.thresholds_, self.cv_proba_, self.flag_columns_ = {}, {}, {}, {}
@@ -146,7 +166,7 @@ class SklearnBackend:
             columns = self._columns(flag, x.shape[1])
             self.flag_columns_[flag] = columns
             x_flag = self._flag_matrix(x, flag)
-            weights = _group_weights(groups, c.get("group_weight_power", 1.0))
+            weights = _group_weights(groups, c.group_weight_power)
             self.flag_models_[flag] = self._fit_flag(x_flag, y, groups, weights)
             self.thresholds_[flag], self.cv_proba_[flag] = self._choose_threshold(x_flag, y, groups, weights)
         self.type_columns_ = self.builder.type_columns()
@@ -156,8 +176,7 @@ class SklearnBackend:
         return self
 
     def _columns(self, flag: str, width: int) -> np.ndarray:
-        columns = self.builder.flag_columns(flag, with_text=self.config["text_weight"] > 0,
-                                            inputs=self.config.get("flag_inputs") or ("votes",))
+        columns = self.builder.flag_columns(flag, with_text=self.config.text_weight > 0, inputs=self.config.flag_inputs)
         if flag == "category_mismatch":  # the category model's two confident-learning columns
             columns = np.concatenate([columns, [width - 2, width - 1]])
         return columns
@@ -165,7 +184,7 @@ class SklearnBackend:
     def _flag_matrix(self, x: sparse.csr_matrix, flag: str) -> sparse.csr_matrix:
         """The flag's columns, text scaled down by ``text_weight`` so words refine the rules' verdict."""
         columns = self.flag_columns_[flag]
-        scale = np.where(columns < self.builder.n_text, self.config["text_weight"], 1.0)
+        scale = np.where(columns < self.builder.n_text, self.config.text_weight, 1.0)
         return x[:, columns] @ sparse.diags(scale)
 
     def _fit_flag(self, x, y, groups=None, weights=None):
@@ -176,12 +195,12 @@ class SklearnBackend:
     def _fit_multiclass(self, x, y):
         if len(set(y)) < 2:
             return str(y[0])
-        return LogisticRegression(C=self.config["c"] * 5, max_iter=3000).fit(x, y)
+        return LogisticRegression(C=self.config.c * self.config.type_c_scale, max_iter=self.config.type_max_iter).fit(x, y)
 
     def _choose_threshold(self, x, y: np.ndarray, groups, weights=None) -> tuple[float, list[float]]:
         """The grid threshold with the best out-of-fold F1 over grouped folds (ties → the one
         nearest 0.5): whole documents/sources held out, so the threshold fits unseen sources."""
-        folds = _folds(y, groups, self.config.get("threshold_folds", 5), self.config["seed"])
+        folds = _folds(y, groups, self.config.threshold_folds, self.config.seed)
         if folds is None:
             return 0.5, []
         proba = np.zeros(len(y))
@@ -193,13 +212,13 @@ class SklearnBackend:
             w = weights[train] if weights is not None else None
             proba[test] = self._flag_estimator(y[train], inner).fit(x[train], y[train], sample_weight=w).predict_proba(x[test])[:, 1]
         best, best_f1 = 0.5, -1.0
-        for t in sorted(self.config["threshold_grid"], key=lambda t: abs(t - 0.5)):
+        for t in sorted(self.config.threshold_grid, key=lambda t: abs(t - 0.5)):
             pred = proba >= t
             tp = float((pred & (y == 1)).sum())
             f1 = 2 * tp / max(pred.sum() + (y == 1).sum(), 1)
             # move away from 0.5 only for a clear gain: with few documents the out-of-fold
             # F1 curve is noisy, and a threshold fitted to its wiggles does not carry over
-            if f1 > best_f1 + (self.config["threshold_margin"] if best_f1 >= 0 else 0):
+            if f1 > best_f1 + (self.config.threshold_margin if best_f1 >= 0 else 0):
                 best, best_f1 = t, f1
         return float(best), proba.tolist()
 
@@ -244,14 +263,14 @@ class SklearnBackend:
         (so ``x @ spread`` equals ``_flag_matrix(x, flag) @ coef``)."""
         columns = self.flag_columns_[flag]
         full = np.zeros(width)
-        full[columns] = coef * np.where(columns < self.builder.n_text, self.config["text_weight"], 1.0)
+        full[columns] = coef * np.where(columns < self.builder.n_text, self.config.text_weight, 1.0)
         return full
 
     def _evidence(self, x: sparse.csr_matrix, raised: dict[str, np.ndarray], fast: "_Compiled") -> dict[str, list[list[str]]]:
         """Per flag, for each row the flag is raised on, the words of the name, value and
         description that pushed the decision up most (coefficient × feature value), function
         words and repeats left out; [] for the other rows (nothing to explain)."""
-        k = self.config["explain_tokens"]
+        k = self.config.explain_tokens
         out = {}
         for flag in FLAGS:
             coef = fast.evidence[flag]

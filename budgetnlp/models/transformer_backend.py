@@ -4,14 +4,15 @@
         ──encoder (AutoModel, [CLS] vector)──▶ flag head  (4 logits, BCEWithLogitsLoss)
                                            └─▶ type head  (8 logits over LABELS.md types, CrossEntropy)
 
-- The encoder comes from a local folder (``config["model_path"]``, e.g. bert-base-chinese or
+- The encoder comes from a local folder (``config.model_path``, e.g. bert-base-chinese or
   chinese-roberta-wwm-ext saved with ``save_pretrained``); nothing is ever downloaded
   (``local_files_only=True`` everywhere, HF_HUB_OFFLINE set before transformers is imported).
 - "hints" are short Chinese words for what the parser and the rules found (类型百分比, 规则模糊…),
   so the encoder can lean on them the way the sklearn backend leans on the rules' votes.
 - Training: a plain torch loop (AdamW, linear warmup then decay, gradient clipping), seeded,
-  on CUDA when available (``BUDGETNLP_DEVICE=cpu`` forces the CPU). Decision thresholds are
-  chosen on a held-out ~20% of the rows (whole documents when there are at least two), with the
+  on CUDA when available (``BUDGETNLP_DEVICE=cpu`` forces the CPU); its settings (epochs,
+  batch size, learning rates, warmup, weight decay, clipping) are TrainConfig fields. Decision
+  thresholds are chosen on a held-out ``validation_fraction`` (~20%) of the rows (whole documents when there are at least two), with the
   config's ``threshold_grid``/``threshold_margin`` rule; then the model is refitted on all rows.
 - metric_type is the parser's (confidence 1.0): the transformer does not overrule it.
 - Evidence: leave-one-word-out occlusion over the jieba words of name and value, for the flags a
@@ -35,26 +36,19 @@ import numpy as np
 import pandas as pd
 
 from .._text import nfkc
+from ..config import TrainConfig
 from ..errors import ModelError
 from ..features import RowFeatures
 from ..schema import FLAG_LABELS, FLAGS, METRIC_TYPE_LABELS, METRIC_TYPES, VALUE_ISSUE_LABELS
+from ._artifact import ENCODER_DIR, HEADS_FILE, TRANSFORMER_FILE  # the model folder's names
 
 INSTALL_HINT = "the transformer backend needs: pip install 'budgetnlp[transformer]' torch==2.13.0"
-ENCODER_DIR = "encoder"
-HEADS_FILE = "heads.safetensors"
-META_FILE = "transformer.json"
 FORMAT = 1
 
 CONFIG_FILES = ("config.json",)
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "vocab.json")
 
-#: the heads learn from scratch in few steps: their learning rate is the encoder's times this
-HEAD_LR_SCALE = 10.0
-WARMUP_FRACTION = 0.1
-MAX_GRAD_NORM = 1.0
-WEIGHT_DECAY = 0.01
-VALIDATION_FRACTION = 0.2
 #: fewer rows than this: no held-out split, every threshold stays 0.5
 MIN_ROWS_FOR_VALIDATION = 10
 #: up to this many documents every subset is tried for the held-out set, beyond it a greedy pick
@@ -231,13 +225,14 @@ def _join(segments: list[str], sep: str) -> str:
 
 
 # ---------------------------------------------------------------- thresholds
-def _validation_mask(groups: np.ndarray | None, n: int, seed: int) -> np.ndarray | None:
-    """About VALIDATION_FRACTION of the rows held out: whole documents when there are ≥ 2 (the set
+def _validation_mask(groups: np.ndarray | None, n: int, seed: int,
+                     fraction: float = TrainConfig.validation_fraction) -> np.ndarray | None:
+    """About ``fraction`` (config: validation_fraction) of the rows held out: whole documents when there are ≥ 2 (the set
     of documents whose row count comes closest to the fraction), else random rows; None if too few rows."""
     if n < MIN_ROWS_FOR_VALIDATION:
         return None
     rng = np.random.default_rng(seed)
-    target = VALIDATION_FRACTION * n
+    target = fraction * n
     if groups is not None and len(set(groups)) >= 2:
         labels = np.asarray(groups).astype(str)
         docs, counts = np.unique(labels, return_counts=True)
@@ -282,31 +277,33 @@ class TransformerBackend:
 
     name = "transformer"
 
-    def __init__(self, config: dict) -> None:
-        self.config = dict(config)
+    def __init__(self, config: TrainConfig) -> None:
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"TransformerBackend takes a TrainConfig, not {type(config).__name__}")
+        self.config = config
         self.flags_: list[str] = list(FLAGS)
         self.types_: list[str] = list(METRIC_TYPES)
         self.thresholds_: dict[str, float] = {flag: 0.5 for flag in FLAGS}
         self.validation_: dict = {}
-        self.max_length_: int = int(self.config.get("max_length", 128))
-        self.base_model_: str = str(self.config.get("model_path") or "")
+        self.max_length_: int = config.max_length
+        self.base_model_: str = config.model_path
         self.net_ = None
         self.tokenizer_ = None
 
     # ------------------------------------------------------------ training
     def fit(self, frame: pd.DataFrame, features: RowFeatures, groups: np.ndarray | None = None) -> "TransformerBackend":
-        folder = check_encoder_dir(self.config.get("model_path"))
+        folder = check_encoder_dir(self.config.model_path)
         torch, _ = _torch()
         if len(frame) == 0:
             raise ModelError("no labelled rows to train the transformer backend on")
-        seed = int(self.config.get("seed", 0))
+        seed = self.config.seed
         y_flags = np.column_stack([pd.to_numeric(frame[f], errors="coerce").to_numpy(dtype=float, na_value=np.nan) for f in FLAGS])
         index = {t: i for i, t in enumerate(self.types_)}
         types = frame["suggested_metric_type"] if "suggested_metric_type" in frame else [None] * len(frame)
         y_type = np.array([index.get(str(t), -100) for t in types], dtype=np.int64)
         segments = _segments(frame, features)
 
-        held = _validation_mask(groups, len(frame), seed)
+        held = _validation_mask(groups, len(frame), seed, self.config.validation_fraction)
         if held is not None and (~held).any():
             self._say(f"validation run: {int((~held).sum())} rows to train, {int(held.sum())} held out to choose thresholds")
             tokenizer, net = self._train(folder, [s for s, h in zip(segments, held) if not h], y_flags[~held], y_type[~held])
@@ -316,8 +313,7 @@ class TransformerBackend:
                 y = y_flags[held, j]
                 known = ~np.isnan(y)
                 threshold, f1 = _pick_threshold(proba[known, j], y[known].astype(int),
-                                                list(self.config.get("threshold_grid") or [0.5]),
-                                                float(self.config.get("threshold_margin", 0.02)))
+                                                self.config.threshold_grid, self.config.threshold_margin)
                 self.thresholds_[flag] = threshold
                 self.validation_[flag] = {"threshold": threshold, "f1": round(f1, 4), "support": int(np.nansum(y))}
             del net
@@ -328,8 +324,7 @@ class TransformerBackend:
     def _train(self, folder: Path, segments: list[list[str]], y_flags: np.ndarray, y_type: np.ndarray):
         torch, transformers = _torch()
         c = self.config
-        seed, epochs = int(c.get("seed", 0)), max(1, int(c.get("epochs", 3)))
-        batch_size, lr = max(1, int(c.get("batch_size", 16))), float(c.get("learning_rate", 5e-5))
+        seed, epochs, batch_size, lr = c.seed, c.epochs, c.batch_size, c.learning_rate
         device = _device(torch)
         with _seeded(torch, seed, device):
             tokenizer, encoder = _load_encoder(folder)
@@ -344,11 +339,11 @@ class TransformerBackend:
             for n, p in net.named_parameters():  # (head?, decayed?): no decay on biases and norms
                 groups.setdefault((not n.startswith("encoder."), p.ndim > 1 and "norm" not in n.lower()), []).append(p)
             optimizer = torch.optim.AdamW([
-                {"params": params, "lr": lr * (HEAD_LR_SCALE if head else 1.0), "weight_decay": WEIGHT_DECAY if decay else 0.0}
+                {"params": params, "lr": lr * (c.head_lr_scale if head else 1.0), "weight_decay": c.weight_decay if decay else 0.0}
                 for (head, decay), params in sorted(groups.items())
             ])
             steps = epochs * math.ceil(len(texts) / batch_size)
-            scheduler = transformers.get_linear_schedule_with_warmup(optimizer, int(WARMUP_FRACTION * steps), steps)
+            scheduler = transformers.get_linear_schedule_with_warmup(optimizer, int(c.warmup_fraction * steps), steps)
             bce = torch.nn.BCEWithLogitsLoss(reduction="none")
             ce = torch.nn.CrossEntropyLoss(ignore_index=-100)
             order_rng = np.random.default_rng(seed)
@@ -365,7 +360,7 @@ class TransformerBackend:
                         loss = loss + ce(type_logits, types)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), MAX_GRAD_NORM)
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), c.max_grad_norm)
                     optimizer.step()
                     scheduler.step()
                     total, batches = total + float(loss.detach()), batches + 1
@@ -375,7 +370,7 @@ class TransformerBackend:
         return tokenizer, net
 
     def _max_length(self, tokenizer, encoder) -> int:
-        limit = int(self.config.get("max_length", 128))
+        limit = self.config.max_length
         positions = getattr(encoder.config, "max_position_embeddings", None)
         return min(limit, int(positions)) if positions else limit
 
@@ -388,7 +383,7 @@ class TransformerBackend:
         torch, _ = _torch()
         device = next(net.parameters()).device
         texts = [_join(s, tokenizer.sep_token) for s in segments]
-        step = max(1, int(self.config.get("batch_size", 16))) * 2
+        step = self.config.batch_size * 2
         flags, types = [np.zeros((0, len(self.flags_)))], [np.zeros((0, len(self.types_)))]
         net.eval()
         with torch.inference_mode():
@@ -427,7 +422,7 @@ class TransformerBackend:
         ``explain_tokens``)."""
         from ..tokenize import tokenize
 
-        k = int(self.config.get("explain_tokens", 3))
+        k = self.config.explain_tokens
         out = {flag: [[] for _ in segments] for flag in FLAGS}
         mask = self.tokenizer_.mask_token or self.tokenizer_.unk_token or ""
         columns = [self.flags_.index(f) for f in FLAGS]
@@ -485,12 +480,12 @@ class TransformerBackend:
             "base_model": self.base_model_,
             "validation": self.validation_,
         }
-        (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        (folder / TRANSFORMER_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: str | Path, config: dict) -> "TransformerBackend":
+    def load(cls, folder: str | Path, config: TrainConfig) -> "TransformerBackend":
         folder = Path(folder)
-        meta_path, heads_path = folder / META_FILE, folder / HEADS_FILE
+        meta_path, heads_path = folder / TRANSFORMER_FILE, folder / HEADS_FILE
         for path in (meta_path, heads_path):
             if not path.is_file():
                 raise ModelError(f"{folder}: not a transformer model folder (no {path.name})")

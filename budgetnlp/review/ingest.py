@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import warnings
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -187,27 +186,25 @@ def read_model_folder(model_dir: str | Path, name: str | None = None, version: s
     from ..models import _artifact
 
     model_dir = Path(model_dir)
-    if not (model_dir / "metrics.json").is_file():
-        raise InputError(model_dir / "metrics.json", "missing: a model folder needs metrics.json (written by `budgetnlp train`)")
+    metrics_path, meta_path = model_dir / _artifact.METRICS_FILE, model_dir / _artifact.META_FILE
+    if not metrics_path.is_file():
+        raise InputError(metrics_path, f"missing: a model folder needs {_artifact.METRICS_FILE} (written by `budgetnlp train`)")
     try:
-        metrics, card = _artifact.read_metrics_and_card(model_dir)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(model_dir / "metrics.json", f"not valid JSON ({exc})") from None
-    if not isinstance(metrics, dict):
-        raise InputError(model_dir / "metrics.json", "must hold a JSON object")
+        metrics = _artifact.read_metrics(model_dir, required=True)
+    except ModelError as exc:
+        raise InputError(metrics_path, str(exc).removeprefix(f"{metrics_path}: ")) from None
+    card = _artifact.read_card(model_dir)
     if not (name and version):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # other library versions matter for loading, not for listing
-                meta = _artifact.read_meta(model_dir)
-        except ModelError:
-            raise InputError(model_dir / "meta.json", "missing: pass --name and --version, or register a folder "
-                                                      "written by `budgetnlp train`") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(model_dir / "meta.json", f"not valid JSON ({exc})") from None
+        if not meta_path.is_file():
+            raise InputError(meta_path, "missing: pass --name and --version, or register a folder "
+                                        "written by `budgetnlp train`")
+        try:  # other library versions matter for loading, not for listing
+            meta = _artifact.read_meta(model_dir, warn_versions=False)
+        except ModelError as exc:
+            raise InputError(meta_path, str(exc).removeprefix(f"{meta_path}: ")) from None
         name, version = name or str(meta.get("name") or model_dir.resolve().name), version or str(meta.get("version") or "")
         if not version:
-            raise InputError(model_dir / "meta.json", "has no version: pass --version")
+            raise InputError(meta_path, "has no version: pass --version")
     return {"name": name, "version": version, "metrics": metrics, "card": card, "path": str(model_dir.resolve())}
 
 
