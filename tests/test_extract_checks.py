@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from budgetnlp.cli import app
 from budgetnlp.extract import extract_file
-from budgetnlp.extract._indicators import _find_header, checked_header
+from budgetnlp.extract._headers import find_header as _find_header
+from budgetnlp.extract._indicators import checked_header
 from budgetnlp.io import extract_warnings
 
 from .helpers import SAMPLES, comparable

@@ -12,7 +12,8 @@ import pytest
 from budgetnlp.errors import InputError
 from budgetnlp.extract import extract_file
 from budgetnlp.extract._blocks import Paragraph, Table
-from budgetnlp.extract.excel import flat_list_blocks, format_date, format_number, sheet_blocks
+from budgetnlp.extract._flat_list import flat_list_blocks
+from budgetnlp.extract.excel import format_date, format_number, sheet_blocks
 from tests.helpers import comparable, sample_documents
 
 #: 002 has 27 projects: a handful is enough here

@@ -22,49 +22,17 @@ from functools import lru_cache
 from .._text import join_lines, nfkc, squash
 from ..schema import LEVEL1, LEVEL1_ALIASES, LEVEL2, LEVEL2_ALIASES, normalize_level1, normalize_level2
 from ._blocks import Block, Paragraph, Table
+from ._flat_list import flat_list_blocks
+from ._headers import BUDGET_LABEL, CODE_LABELS, GOAL_LABELS, HEADER_FIELDS, NAME_LABELS, Header, find_header
 
-#: header cells (squashed, NFKC) of each row-table field, best first: where a table has two
-#: candidates for one field the better group wins (the year's 年度指标值 over 实施周期/中期指标值,
-#: 指标方向 over 指标性质). Split-value layouts use the *_raw fields. Self-evaluation columns
-#: (实际完成值, 全年实际值, 分值, 得分, 偏差原因) are no field: they are ignored.
-_HEADER_GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "level1": (("一级指标",),),
-    "level2": (("二级指标",),),
-    "name": (("三级指标", "三级指标名称", "指标名称", "绩效指标", "三级指标内容", "指标内容名称"),),
-    "description": (
-        ("绩效指标描述", "指标描述", "指标解释", "指标说明", "指标内容", "指标定义", "绩效指标解释"),
-        ("指标值说明", "指标值描述"),
-    ),
-    "value": (
-        ("年度指标值", "当年度指标值", "本年度指标值", "全年指标值", "年度目标值", "全年目标值", "当年指标值"),
-        ("指标值", "目标值", "绩效目标值", "指标目标值", "预期目标值", "预期指标值", "全年(程)指标值", "全程指标值",
-         "全年(全程)指标值"),
-        ("实施周期指标值", "中期指标值", "中期目标值", "实施期指标值", "整体指标值", "总体指标值"),
-        ("绩效标准", "全年绩效目标"),
-    ),
-    "basis": (("指标值确定依据", "确定依据", "指标值设定依据", "指标值依据", "设定依据"),),
-    "value_op_raw": (("指标方向", "计算符号", "运算符号", "符号", "比较符", "关系符"), ("指标性质",)),
-    "value_unit_raw": (("度量单位", "计量单位", "单位"),),
-}
-_HEADER_FIELDS: dict[str, str] = {}  #: header cell → field
-_HEADER_RANK: dict[str, int] = {}  #: header cell → its group's rank (0 best)
-for _field, _groups in _HEADER_GROUPS.items():
-    for _rank, _names in enumerate(_groups):
-        for _name in _names:
-            _HEADER_FIELDS[_name] = _field
-            _HEADER_RANK[_name] = _rank
 #: 指标性质 cells that say a direction or kind, not a comparison (正向 = higher is better)
 _NATURE_WORDS = {"正向", "反向", "定性", "定量", "中性", "正向指标", "反向指标", "定性指标", "定量指标"}
 
-_NAME_LABELS = {"项目名称"}
 #: label cells naming the unit a project belongs to; the implementing/budget unit before the supervisor
 _DEPARTMENT_LABELS = {
     "预算单位": 0, "单位名称": 0, "实施单位": 0, "预算单位名称": 0, "实施单位名称": 0, "项目单位": 0,
     "部门名称": 1, "部门(单位)名称": 1, "主管部门": 2, "主管部门名称": 2, "主管单位": 2,
 }
-_CODE_LABELS = {"项目编码", "项目代码", "项目编号"}
-_BUDGET_LABEL = re.compile(r"^(?:项目)?(?:年度)?(?:预算数|预算金额|资金总额|预算总额|总预算)(?:\((?:万元|元)\))?$")
-_GOAL_LABELS = {"绩效目标", "年度绩效目标", "项目绩效目标", "年度目标", "总体目标", "年度总体目标", "绩效总目标", "实施目标"}
 #: labels whose neighbour is a figure we do not keep (其中：财政资金 161.93万元)
 _FIGURE_LABEL = re.compile(r"^(?:其中:?)?(?:财政资金|财政拨款|其他资金|自筹资金|上级资金|本级资金)(?:\((?:万元|元)\))?$")
 _OTHER_LABEL = re.compile(
@@ -116,77 +84,19 @@ class _Project:
     department_rank: int = 9  # the label it came from (see _DEPARTMENT_LABELS); lower wins
 
 
-@dataclass
-class _Header:
-    index: int
-    columns: dict[str, int]  # field → column index
-    data_start: int = 0  # first row after the header (two-row headers take two)
-
-
-@lru_cache(maxsize=1 << 14)
-def _header_key(cell: str) -> str:
-    """A header cell as looked up: squashed, a trailing note such as "(%)"/"（分值）" or a leading
-    "*" dropped when the cell is not known as written."""
-    key = squash(cell)
-    if key in _HEADER_FIELDS:
-        return key
-    bare = re.sub(r"\([^()]*\)$", "", key.lstrip("*★"))
-    return bare if bare in _HEADER_FIELDS else key
-
-
-@lru_cache(maxsize=1 << 14)
-def _cell_field(cell: str) -> str | None:
-    return _HEADER_FIELDS.get(_header_key(cell))
-
-
-def _header_columns(row: list[str]) -> dict[str, int]:
-    """field → column of one row's header cells; per field the best-ranked cell, then the leftmost."""
-    columns: dict[str, int] = {}
-    ranks: dict[str, int] = {}
-    for col, cell in enumerate(row):
-        key = _header_key(cell)
-        name = _HEADER_FIELDS.get(key)
-        if name and _HEADER_RANK[key] < ranks.get(name, 99):
-            columns[name] = col
-            ranks[name] = _HEADER_RANK[key]
-    return columns
-
-
-def _find_header(rows: list[list[str]], start: int = 0) -> _Header | None:
-    for index in range(start, len(rows)):
-        columns = _header_columns(rows[index])
-        if "name" in columns and ("value" in columns or "value_unit_raw" in columns):
-            two_rows = _merge_subheader(rows, index, columns)
-            return _Header(index, columns, index + (2 if two_rows else 1))
-    return None
-
-
-def _merge_subheader(rows: list[list[str]], index: int, columns: dict[str, int]) -> bool:
-    """A two-row header (指标值 over 指标性质 | 指标值 | 度量单位): let the second row refine the first."""
-    if index + 1 >= len(rows):
-        return False
-    sub = {col: _cell_field(cell) for col, cell in enumerate(rows[index + 1])}
-    if sum(1 for name in sub.values() if name) < 2:
-        return False
-    for col, name in sub.items():
-        if name:
-            columns[name] = col
-    return True
-
-
 @lru_cache(maxsize=1 << 14)
 def _is_label(cell: str) -> bool:
     key = squash(cell)
     return bool(
-        key in _NAME_LABELS
-        or key in _CODE_LABELS
-        or key in _GOAL_LABELS
-        or _BUDGET_LABEL.match(key)
+        key in NAME_LABELS
+        or key in CODE_LABELS
+        or key in GOAL_LABELS
+        or BUDGET_LABEL.match(key)
         or _OTHER_LABEL.match(key)
         or _FIGURE_LABEL.match(key)
         or "资金用途" in key
         or key.startswith("资金支出计划")
-        or key in _HEADER_FIELDS
+        or key in HEADER_FIELDS
         or key in _DEPARTMENT_LABELS
     )
 
@@ -238,22 +148,22 @@ def _collect_context(rows: list[list[str]], project: _Project) -> None:
                     if rank < project.department_rank:
                         project.department, project.department_rank = join_lines(row[nxt]), rank
                 continue
-            if key in _NAME_LABELS or key in _CODE_LABELS or _BUDGET_LABEL.match(key):
+            if key in NAME_LABELS or key in CODE_LABELS or BUDGET_LABEL.match(key):
                 if has_value:
                     consumed.add(nxt)
                     value = join_lines(row[nxt])
-                    if key in _NAME_LABELS and not project.name:
+                    if key in NAME_LABELS and not project.name:
                         project.name = value
-                    elif key in _CODE_LABELS and not project.code:
+                    elif key in CODE_LABELS and not project.code:
                         project.code = value
-                    elif _BUDGET_LABEL.match(key) and project.budget is None:
+                    elif BUDGET_LABEL.match(key) and project.budget is None:
                         project.budget = parse_budget(value, key)
                 continue
             if "资金用途" in key:
                 section = "fund_use"
             elif key.startswith("资金支出计划"):
                 section = "spend"
-            elif key in _GOAL_LABELS:
+            elif key in GOAL_LABELS:
                 section = "goals"
             elif section == "spend" and _MONTH.match(key):
                 months[col] = join_lines(cell)
@@ -273,7 +183,7 @@ def _collect_context(rows: list[list[str]], project: _Project) -> None:
                 project.spend_plan.append(f"{months[col]}:{join_lines(cell)}")
 
 
-def _row_fields(row: list[str], header: _Header) -> dict[str, str]:
+def _row_fields(row: list[str], header: Header) -> dict[str, str]:
     fields = {}
     for name, col in header.columns.items():
         fields[name] = join_lines(row[col]) if col < len(row) else ""
@@ -287,12 +197,12 @@ def _row_fields(row: list[str], header: _Header) -> dict[str, str]:
     return fields
 
 
-def _indicator_rows(table: Table, header: _Header, table_no: int):
+def _indicator_rows(table: Table, header: Header, table_no: int):
     """Yield (row number, page, fields) for each indicator row, carrying merged level cells down."""
     level1 = level2 = ""
     for index in range(header.data_start, len(table.rows)):
         row = table.rows[index]
-        if _find_header([row]) is not None:  # a header repeated after a page break
+        if find_header([row]) is not None:  # a header repeated after a page break
             continue
         fields = _row_fields(row, header)
         if fields["level1"] and fields["level1"] != level1:
@@ -417,8 +327,8 @@ _STRONG_VALUE = re.compile(
 def _fit(rows: list[list[str]], columns: dict[str, int], start: int) -> tuple[list[str], float]:
     """How a column mapping fits the cells below the header: (problems, score). Problems are the
     reasons it does not fit ([] when it does); the score (higher is better) ranks mappings that fit."""
-    header = _Header(0, columns)
-    records = [_row_fields(row, header) for row in rows[start : start + 300] if _find_header([row]) is None]
+    header = Header(0, columns)
+    records = [_row_fields(row, header) for row in rows[start : start + 300] if find_header([row]) is None]
     records = [r for r in records if any(r.values())]
     if not records:
         return [], 0.0
@@ -451,7 +361,7 @@ def _fit(rows: list[list[str]], columns: dict[str, int], start: int) -> tuple[li
     return problems, score
 
 
-def _without_nature_column(rows: list[list[str]], header: _Header) -> _Header:
+def _without_nature_column(rows: list[list[str]], header: Header) -> Header:
     """A 指标性质 column holding 正向/反向 (a direction, not a comparison) is not the value's operator."""
     col = header.columns.get("value_op_raw")
     if col is None:
@@ -459,11 +369,11 @@ def _without_nature_column(rows: list[list[str]], header: _Header) -> _Header:
     cells = [squash(row[col]) for row in rows[header.data_start :] if col < len(row) and squash(row[col])]
     if cells and sum(cell in _NATURE_WORDS for cell in cells) >= 0.5 * len(cells):
         columns = {k: v for k, v in header.columns.items() if k != "value_op_raw"}
-        return _Header(header.index, columns, header.data_start)
+        return Header(header.index, columns, header.data_start)
     return header
 
 
-def checked_header(rows: list[list[str]], header: _Header) -> tuple[_Header, str]:
+def checked_header(rows: list[list[str]], header: Header) -> tuple[Header, str]:
     """The header's column mapping checked against the cells: (mapping to use, warning or "").
 
     A mapping that fails is replaced by the whole mapping shifted by 1–3 columns that fits best,
@@ -474,12 +384,12 @@ def checked_header(rows: list[list[str]], header: _Header) -> tuple[_Header, str
     if not problems:
         return checked, ""
     width = max(len(row) for row in rows)
-    best: tuple[float, int, _Header] | None = None
+    best: tuple[float, int, Header] | None = None
     for shift in (-1, 1, -2, 2, -3, 3):
         columns = {name: col + shift for name, col in header.columns.items()}
         if min(columns.values()) < 0 or columns["name"] >= width:  # a trailing column may fall off
             continue
-        candidate = _without_nature_column(rows, _Header(header.index, columns, header.data_start))
+        candidate = _without_nature_column(rows, Header(header.index, columns, header.data_start))
         fails, score = _fit(rows, candidate.columns, header.data_start)
         if not fails and (best is None or score > best[0]):
             best = (score, shift, candidate)
@@ -510,7 +420,7 @@ def _continues(previous: Table, table: Table) -> bool:
     """A table split from an indicator table (a page break, blank lines in a text dump): no header,
     no label cells, no wider than it, and at least two filled cells in its first row (not the
     name column necessarily: the header may be out of line, see ``checked_header``)."""
-    if _find_header(table.rows) is not None or not table.rows:
+    if find_header(table.rows) is not None or not table.rows:
         return False
     if max(len(row) for row in table.rows) > max(len(row) for row in previous.rows):
         return False
@@ -524,8 +434,8 @@ def _is_context_label(cell: str) -> bool:
     """A label that opens a project's context (not a month or unit label: "12月" is a fine value)."""
     key = squash(cell)
     return bool(
-        key in _NAME_LABELS or key in _CODE_LABELS or key in _GOAL_LABELS or key in _DEPARTMENT_LABELS
-        or _BUDGET_LABEL.match(key) or "资金用途" in key or key.startswith("资金支出计划")
+        key in NAME_LABELS or key in CODE_LABELS or key in GOAL_LABELS or key in _DEPARTMENT_LABELS
+        or BUDGET_LABEL.match(key) or "资金用途" in key or key.startswith("资金支出计划")
     )
 
 
@@ -535,9 +445,7 @@ def _row_pages(table: Table) -> list[int | None]:
 
 def _flat_lists_split(blocks: list[Block]) -> list[Block]:
     """A flat list (项目名称 column next to 三级指标, one row per indicator) as one table per project,
-    whatever the format (the layout ``excel.flat_list_blocks`` builds)."""
-    from .excel import flat_list_blocks
-
+    whatever the format (see ``_flat_list``)."""
     out: list[Block] = []
     for block in blocks:
         split = flat_list_blocks(block.rows) if isinstance(block, Table) else None
@@ -548,7 +456,7 @@ def _flat_lists_split(blocks: list[Block]) -> list[Block]:
 def _join_continued(blocks: list[Block]) -> list[Block]:
     """Blocks with continued tables appended to the indicator table they continue."""
     out: list[Block] = []
-    current: tuple[Table, _Header] | None = None
+    current: tuple[Table, Header] | None = None
     for block in _flat_lists_split(blocks):
         if isinstance(block, Table):
             if current is not None and _continues(current[0], block):
@@ -556,7 +464,7 @@ def _join_continued(blocks: list[Block]) -> list[Block]:
                 table.row_pages = _row_pages(table) + _row_pages(block)
                 table.rows = table.rows + block.rows
                 continue
-            header = _find_header(block.rows)
+            header = find_header(block.rows)
             if header is not None:
                 block = Table(rows=list(block.rows), page=block.page, row_pages=list(block.row_pages))
                 current = (block, header)
@@ -609,11 +517,11 @@ def rows_from_blocks(blocks: list[Block], doc_id: str, source_path: str, dedupe:
             continue
         table_no += 1
         rows = block.rows
-        if any(squash(cell) in _NAME_LABELS for row in rows for cell in row) and (
+        if any(squash(cell) in NAME_LABELS for row in rows for cell in row) and (
             project.name or project.code
         ):
             project = _Project(heading=project.heading)
-        header = _find_header(rows)
+        header = find_header(rows)
         _collect_context(rows[: header.index] if header else rows, project)
         if header is None:
             continue

@@ -44,7 +44,10 @@ from pathlib import Path
 from .._text import squash
 from ..errors import InputError
 from ._blocks import Block, Paragraph, Reader, Table
-from ._indicators import _CODE_LABELS, _NAME_LABELS, _cell_field, _find_header
+from ._headers import CODE_LABELS as _CODE_LABELS
+from ._headers import NAME_LABELS as _NAME_LABELS
+from ._headers import cell_field as _cell_field
+from ._headers import find_header as _find_header
 
 _LINES = {"vertical_strategy": "lines", "horizontal_strategy": "lines"}
 _TEXT = {"vertical_strategy": "text", "horizontal_strategy": "text"}

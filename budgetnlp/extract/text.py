@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ._blocks import Block, Paragraph, Reader, Table
 from ._decode import decode_bytes
-from ._indicators import _cell_field
+from ._headers import cell_field as _cell_field
 from .html_page import has_markup
 
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
