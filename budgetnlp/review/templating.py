@@ -65,15 +65,60 @@ def highlight(value, query: str | None) -> Markup:
     return Markup("").join(out)
 
 
+def num(v, digits: int = 2) -> str:
+    return "—" if v is None else (f"{v:,.{digits}f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
+
+
+def pct(p) -> str:
+    return f"{100 * float(p):.0f}%" if p is not None else "—"
+
+
+_FLAG_BADGES = {f: (f'<span class="badge flag-{f}" title="{escape(FLAG_LABELS[f])}（模型概率 ', f'）">{escape(FLAG_LABELS[f])}</span>')
+                for f in FLAGS}
+_STATUS_BADGES = {s: Markup(f'<span class="status status-{s}">{escape(n)}</span>') for s, n in STATUS_NAMES.items()}
+
+
+def queue_rows(rows: list[dict], row_query: str, q: str | None) -> Markup:
+    """The queue table's rows (<tr> per row), as queue.html once wrote them with a loop and two
+    macros: written here in Python, the 50 rows of a page cost a tenth of the template's time.
+    ``row_query``: the query string every row link carries; ``q``: the search to highlight."""
+    link = escape(row_query)
+    out = []
+    for r in rows:
+        row_id, labels, flag = escape(r["row_id"]), r["labels"], r["uncertain_flag"]
+        flag_name = escape(FLAG_LABELS[flag])
+        name = highlight(r["name"], q) if r["name"] else "（无名称）"
+        described = f'<br><span class="muted small">{highlight(r["description"], q)}</span>' if q and r["description"] else ""
+        badges = "".join(f"{_FLAG_BADGES[f][0]}{pct(r[f'p_{f}'])}{_FLAG_BADGES[f][1]}" for f in FLAGS if labels[f])
+        metric = labels["metric_type"]
+        decided = f'<br><span class="muted">{escape(r["decided_by"])}</span>' if r["decided_by"] else ""
+        out.append(
+            f'    <tr data-href="/rows/{row_id}?{link}" data-row-id="{row_id}">\n'
+            f'      <td class="num">{escape(num(r["risk"]))}</td>\n'
+            f'      <td class="num uncertainty" title="最不确定的问题：{flag_name}（概率 {pct(r[f"p_{flag}"])}）">'
+            f'{escape(num(r["uncertainty"]))}<br><span class="muted small">{flag_name}</span></td>\n'
+            f'      <td>{escape(r["department"])}<br><span class="muted">{"" if r["year"] is None else escape(r["year"])}</span></td>\n'
+            f'      <td><a href="/projects/{escape(r["project_key"])}">{highlight(r["project_name"], q)}</a></td>\n'
+            f'      <td>{escape(r["level1"])}<br><span class="muted">{escape(r["level2"])}</span></td>\n'
+            f'      <td><a class="open" href="/rows/{row_id}?{link}">{name}</a>{described}</td>\n'
+            f'      <td>{highlight(r["value"], q)}</td>\n'
+            f'      <td><span class="flags">\n{badges}</span></td>\n'
+            f'      <td>{escape(METRIC_TYPE_LABELS.get(metric, metric))}</td>\n'
+            f'      <td>{_STATUS_BADGES[r["status"]]}{decided}</td>\n'
+            f'    </tr>\n')
+    return Markup("".join(out).removesuffix("\n"))
+
+
 def environment() -> jinja2.Environment:
+    # auto_reload off: templates ship with the package, so no stat() of each file per render
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.globals.update(FLAGS=FLAGS, METRIC_TYPES=METRIC_TYPES, FLAG_NAMES=FLAG_LABELS, METRIC_TYPE_NAMES=METRIC_TYPE_LABELS,
                        STATUS_NAMES=STATUS_NAMES, ROLE_NAMES=ROLE_NAMES, NOTE_MAX=NOTE_MAX, STATUS_FILTERS=STATUS_FILTERS,
-                       CHANNEL_NAMES=CHANNEL_NAMES, EXTRA_NAMES=EXTRA_NAMES, BULK_MAX=BULK_MAX)
+                       CHANNEL_NAMES=CHANNEL_NAMES, EXTRA_NAMES=EXTRA_NAMES, BULK_MAX=BULK_MAX, queue_rows=queue_rows)
     env.filters["qs"] = lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")})
-    env.filters["pct"] = lambda p: f"{100 * float(p):.0f}%" if p is not None else "—"
-    env.filters["num"] = lambda v, digits=2: "—" if v is None else (f"{v:,.{digits}f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
+    env.filters["pct"] = pct
+    env.filters["num"] = num
     env.filters["localtime"] = local_time
     env.filters["location"] = location_zh
     env.filters["highlight"] = highlight
