@@ -146,6 +146,21 @@ QUEUE_COLUMNS = [
 ]
 
 
+#: a page's rows by id (built once: a statement reused is neither rebuilt nor re-keyed per request)
+_PAGE_ROWS = sa.select(*(db.indicator_rows.c[c] for c in QUEUE_COLUMNS)).where(
+    db.indicator_rows.c.row_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+#: the whole table's counts per status in one statement (one snapshot): the rows, counted from
+#: the b-tree (2 ms for 100,000 rows where grouping them by status walks them all, 13 ms), less
+#: the rows reviewed or in conflict, each found by the status index (the rows not yet reviewed
+#: are the many until late in a project)
+_ALL_COUNTS = sa.select(
+    sa.select(sa.func.count()).select_from(db.indicator_rows).scalar_subquery(),
+    *(sa.select(sa.func.count()).select_from(db.indicator_rows).where(db.indicator_rows.c.status == s).scalar_subquery()
+      for s in STATUSES[1:]))
+
+
 class CountCache:
     """Per-process cache of queue counts, per filter, for ``ttl`` seconds (0 disables it).
 
@@ -217,6 +232,13 @@ def fresh_after(query: QueueQuery, session) -> float | None:
 def queue_counts(engine: sa.Engine, query: QueueQuery, user_id: int | None = None) -> dict:
     """Rows matching the filters (without the status filter) per status, and the total with it."""
     t = _base(query)
+    if not (query.year is not None or query.department or query.project or query.flag or query.metric_type or query.q):
+        with engine.connect() as conn:  # no filter but the status: see _ALL_COUNTS
+            every, *others = conn.execute(_ALL_COUNTS).one()
+            by_status = {"unreviewed": every - sum(others), **dict(zip(STATUSES[1:], others))}
+            total = conn.execute(sa.select(sa.func.count()).select_from(t).where(*conditions(query, user_id))).scalar() \
+                if query.status in ("mine", "not_mine") else by_status[query.status] if query.status else every
+        return {"total": int(total), "all": int(every), **{s: int(by_status[s]) for s in STATUSES}}
     status = t.c.status
     if query.department:
         # an expression, not the bare column: else SQLite walks ix_rows_counts in status order and
@@ -252,10 +274,10 @@ def queue(engine: sa.Engine, query: QueueQuery, user: dict | int | None = None, 
             cache.put(cache_key, counts)
         else:
             counts = cache.get(cache_key, lambda: queue_counts(engine, query, user_id), newer_than)
-            ids = list(conn.execute(sa.select(t.c.row_id).where(*conditions(query, user_id)).order_by(*order(query))
-                                    .limit(query.per_page).offset(offset)).scalars())
-        found = {r.row_id: dict(r._mapping) for r in conn.execute(
-            sa.select(*(t.c[c] for c in QUEUE_COLUMNS)).where(t.c.row_id.in_(ids)))} if ids else {}
+            page = _statement(("page", query.sort, query.filter_key(user_id)), lambda: sa.select(t.c.row_id).where(
+                *conditions(query, user_id)).order_by(*order(query)).limit(sa.bindparam("lim")).offset(sa.bindparam("off")))
+            ids = list(conn.execute(page, {"lim": query.per_page, "off": offset}).scalars())
+        found = {r[0]: dict(zip(QUEUE_COLUMNS, r)) for r in conn.execute(_PAGE_ROWS, {"ids": ids}).all()} if ids else {}
         decided = [i for i in ids if i in found and found[i]["decided_by"]]
         own = own_rows(conn, user_id, decided) if decided and not sees_others(user, False, query.reveal) else set(decided)
     rows = []
@@ -331,15 +353,38 @@ def neighbours_on(conn, query: QueueQuery, row_id: str, user_id, key=None) -> di
         parts.append(sa.select(sa.literal("before"), sa.cast(sa.func.count(), sa.String)).select_from(m).where(before))
         found = dict(conn.execute(sa.union_all(*parts)).all())
         return {"prev": found.get("prev"), "next": found.get("next"), "before": int(found.get("before") or 0)}
-    where = conditions(query, user_id)
-    after, before = _keyset(query, key_column, t.c.row_id, key, row_id)
-    nxt = conn.execute(sa.select(t.c.row_id).where(*where, after).order_by(*order(query)).limit(1)).scalar()
-    prev = conn.execute(sa.select(t.c.row_id).where(*where, before).order_by(*order(query, reverse=True)).limit(1)).scalar()
-    ahead = 0
-    if prev:  # counted up to POSITION_CAP: the position of a row deep in a large queue is shown as "beyond"
-        ahead = conn.execute(sa.select(sa.func.count()).select_from(
-            sa.select(t.c.row_id).where(*where, before).limit(POSITION_CAP).subquery())).scalar()
+    nxt_, prev_, ahead_ = _statement(("nav", query.sort, query.filter_key(user_id), POSITION_CAP), lambda: _nav_statements(query, user_id))
+    values = {"k": key, "rid": row_id}
+    nxt = conn.execute(nxt_, values).scalar()
+    prev = conn.execute(prev_, values).scalar()
+    ahead = conn.execute(ahead_, values).scalar() if prev else 0  # up to POSITION_CAP: deeper rows show as "beyond"
     return {"prev": prev, "next": nxt, "before": int(ahead)}
+
+
+def _nav_statements(query: QueueQuery, user_id) -> tuple:
+    """The next row, the previous row and the count of rows ahead of (k, rid) under ``query``."""
+    t = db.indicator_rows
+    where = conditions(query, user_id)
+    key_column = t.c.margin if query.sort == "uncertainty" else t.c.risk
+    after, before = _keyset(query, key_column, t.c.row_id, sa.bindparam("k", type_=sa.Float), sa.bindparam("rid", type_=sa.String))
+    return (sa.select(t.c.row_id).where(*where, after).order_by(*order(query)).limit(1),
+            sa.select(t.c.row_id).where(*where, before).order_by(*order(query, reverse=True)).limit(1),
+            sa.select(sa.func.count()).select_from(sa.select(t.c.row_id).where(*where, before).limit(POSITION_CAP).subquery()))
+
+
+_STATEMENTS: dict = {}
+
+
+def _statement(key, build):
+    """The statement built by ``build()`` for ``key`` (the filters with their values; the values
+    that vary per call are bound parameters), kept per process: one reused is neither rebuilt
+    nor re-keyed for SQLAlchemy's compiled cache on every request."""
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        if len(_STATEMENTS) >= 1000:
+            _STATEMENTS.clear()
+        statement = _STATEMENTS[key] = build()
+    return statement
 
 
 def facets(engine: sa.Engine) -> dict:
