@@ -67,14 +67,17 @@ def decision_out(row) -> dict:
 
 def standing(conn, row_ids: list[str]) -> dict[str, list]:
     """Per row, its history lines that stand (neither an undo nor undone), oldest first."""
-    d = db.decisions
-    lines = list(conn.execute(sa.select(d).where(d.c.row_id.in_(row_ids)).order_by(d.c.id)))
+    lines = list(conn.execute(_STANDING, {"row_ids": list(row_ids)}))
     undone = {line.undoes for line in lines if line.undoes is not None}
     out: dict[str, list] = defaultdict(list)
     for line in lines:
         if line.channel != "undo" and line.id not in undone:
             out[line.row_id].append(line)
     return out
+
+
+_STANDING = sa.select(db.decisions).where(db.decisions.c.row_id.in_(sa.bindparam("row_ids", expanding=True))).order_by(
+    db.decisions.c.id)
 
 
 def _labels_of(line) -> dict:
@@ -121,15 +124,25 @@ _SEARCH_COLUMNS = ("status", *(f"l_{f}" for f in FLAGS), "l_metric_type")
 def _write(conn, row_id: str, base_version: int, state: dict, line: dict) -> int | None:
     """Compare-and-set the row, append its history line, update its search copy; the new line's
     id, or None when the row's version moved meanwhile."""
-    t, d, s = db.indicator_rows, db.decisions, db.row_search
-    updated = conn.execute(t.update().where(t.c.row_id == row_id, t.c.version == base_version)
-                           .values(version=base_version + 1, **state)).rowcount
-    if updated != 1:
+    where = {"w_row_id": row_id, "w_base": base_version}
+    if conn.execute(_UPDATE_ROW, {**where, "version": base_version + 1, **state}).rowcount != 1:
         return None
-    decision_id = conn.execute(d.insert().values(row_id=row_id, base_version=base_version, version=base_version + 1,
-                                                 **line)).inserted_primary_key[0]
-    conn.execute(s.update().where(s.c.row_id == row_id).values({c: state[c] for c in _SEARCH_COLUMNS}))
+    decision_id = conn.execute(db.decisions.insert(), {"row_id": row_id, "base_version": base_version,
+                                                       "version": base_version + 1, **line}).inserted_primary_key[0]
+    conn.execute(_UPDATE_SEARCH, {**where, **{c: state[c] for c in _SEARCH_COLUMNS}})
     return decision_id
+
+
+#: built once (the SET clause comes from the parameters' names): the compare-and-set of a row,
+#: and its search copy
+_UPDATE_ROW = db.indicator_rows.update().where(db.indicator_rows.c.row_id == sa.bindparam("w_row_id"),
+                                               db.indicator_rows.c.version == sa.bindparam("w_base"))
+_UPDATE_SEARCH = db.row_search.update().where(db.row_search.c.row_id == sa.bindparam("w_row_id"))
+
+
+_t = db.indicator_rows
+_SAVING = sa.select(_t.c.row_id, _t.c.version, _t.c.status, _t.c.model, *(_t.c[f] for f in FLAGS), _t.c.metric_type,
+                    _t.c.suggested_metric_type).where(_t.c.row_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def save_decisions(engine: sa.Engine, user: dict, items: list[tuple[str, Decision]], channel: str = "web") -> list[dict]:
@@ -143,14 +156,11 @@ def save_decisions(engine: sa.Engine, user: dict, items: list[tuple[str, Decisio
         raise ValidationError(f"invalid channel {channel!r}")
     for _, decision in items:
         decision.check()
-    t = db.indicator_rows
     ids = [row_id for row_id, _ in items]
     stamp = now()
     with engine.connect() as conn:
         try:
-            rows = {r.row_id: r for r in conn.execute(
-                sa.select(t.c.row_id, t.c.version, t.c.status, t.c.model, *(t.c[f] for f in FLAGS), t.c.metric_type,
-                          t.c.suggested_metric_type).where(t.c.row_id.in_(ids)))}
+            rows = {r.row_id: r for r in conn.execute(_SAVING, {"ids": ids})}
             missing = [row_id for row_id in ids if row_id not in rows]
             if missing:
                 raise NotFound(f"no row {missing[0]!r}")

@@ -193,15 +193,19 @@ def start_session(engine: sa.Engine, user: dict, max_age: float) -> str:
     return session_id
 
 
+#: built once: every request runs it, and a statement reused is neither rebuilt nor re-keyed
+_SESSION_USER = (sa.select(db.users, db.sessions.c.stamp.label("session_stamp"), db.sessions.c.expires_at)
+                 .join(db.sessions, db.sessions.c.user_id == db.users.c.id)
+                 .where(db.sessions.c.id_hash == sa.bindparam("id_hash")))
+
+
 def session_user(engine: sa.Engine, session_id: str | None) -> dict | None:
     """The active user of a live session, else None: one lookup per request, so a logout,
     reset or disable ends it at once."""
     if not session_id or not isinstance(session_id, str) or len(session_id) > 100:
         return None
-    s, u = db.sessions, db.users
     with engine.connect() as conn:
-        row = conn.execute(sa.select(u, s.c.stamp.label("session_stamp"), s.c.expires_at)
-                           .join(s, s.c.user_id == u.c.id).where(s.c.id_hash == _hash_sid(session_id))).first()
+        row = conn.execute(_SESSION_USER, {"id_hash": _hash_sid(session_id)}).first()
     if row is None or not row.active or row.session_stamp != _stamp(row.password_hash):
         return None
     if aware(row.expires_at) < now():

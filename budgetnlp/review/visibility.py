@@ -21,10 +21,15 @@ def own_rows(conn, user_id: int | None, row_ids: list[str]) -> set[str]:
     """The rows among ``row_ids`` on which ``user_id`` has a decision that stands (not undone)."""
     if user_id is None or not row_ids:
         return set()
-    d = db.decisions
-    undone = sa.select(d.c.undoes).where(d.c.user_id == user_id, d.c.undoes.is_not(None))
-    return set(conn.execute(sa.select(d.c.row_id).where(
-        d.c.user_id == user_id, d.c.row_id.in_(row_ids), d.c.channel != "undo", d.c.id.not_in(undone)).distinct()).scalars())
+    return set(conn.execute(_OWN_ROWS, {"user_id": user_id, "row_ids": list(row_ids)}).scalars())
+
+
+_d = db.decisions
+_undone = sa.select(_d.c.undoes).where(_d.c.user_id == sa.bindparam("user_id"), _d.c.undoes.is_not(None))
+#: built once (every row page and queue page runs it)
+_OWN_ROWS = sa.select(_d.c.row_id).where(
+    _d.c.user_id == sa.bindparam("user_id"), _d.c.row_id.in_(sa.bindparam("row_ids", expanding=True)), _d.c.channel != "undo",
+    _d.c.id.not_in(_undone)).distinct()
 
 
 def sees_others(user: dict | None, own: bool, reveal: bool) -> bool:
