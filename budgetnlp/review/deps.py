@@ -114,7 +114,7 @@ def api_user(request: Request) -> dict:
     return user
 
 
-def api_writer(request: Request, user: Annotated[dict, Depends(api_user)]) -> dict:
+async def api_writer(request: Request, user: Annotated[dict, Depends(api_user)]) -> dict:  # no I/O: no thread
     if request.state.auth == "session":
         check_csrf(request, request.headers.get(CSRF_HEADER))
     return user
