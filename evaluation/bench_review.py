@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import random
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import defaultdict
 from pathlib import Path
 
@@ -120,22 +122,103 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
          "--workers", str(workers), "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    import httpx
-
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode(errors='replace')[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+            if Browser(f"http://127.0.0.1:{port}", timeout=1).get("/login").status_code == 200:
                 return process
-        except httpx.HTTPError:
+        except (OSError, http.client.HTTPException):
             time.sleep(0.2)
     process.terminate()
     raise RuntimeError("server did not start in 60 s")
 
 
 # ---------------------------------------------------------------- the clients
+class Response:
+    def __init__(self, status_code: int, body: bytes):
+        self.status_code, self.content = status_code, body
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class Browser:
+    """What a browser does on each request, with the standard library (an httpx client cost the
+    load generator 2–3 ms of CPU per request, on the cores the server shares): one keep-alive
+    connection with TCP_NODELAY (else a POST's body waits on a delayed ACK, ~40 ms per save), the
+    cookies the server sets sent back, every response read to its end, no redirect followed."""
+
+    def __init__(self, base: str, timeout: float = 30):
+        parsed = urllib.parse.urlsplit(base)
+        self.host, self.port, self.timeout = parsed.hostname, parsed.port or 80, timeout
+        self.cookies: dict[str, str] = {}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.conn.connect()
+            self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, method: str, path: str, params: dict | None = None, body: bytes | None = None,
+                headers: dict | None = None) -> Response:
+        if params:
+            path += "?" + urllib.parse.urlencode(params)
+        sent = {"Accept": "*/*", **(headers or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        for attempt in (0, 1):
+            reused = self.conn is not None
+            try:
+                conn = self._connect()
+                conn.request(method, path, body=body, headers=sent)
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()  # a keep-alive connection the server had closed: a browser retries a GET
+                if attempt or not reused or method != "GET":
+                    raise
+                continue
+            except BaseException:
+                self.close()
+                raise
+            break
+        for header in response.msg.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            value, _, attributes = rest.partition(";")
+            attributes = attributes.lower()
+            if "max-age=0" in attributes or "expires=thu, 01 jan 1970" in attributes:
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = value.strip()
+        if response.will_close:
+            self.close()
+        return Response(response.status, data)
+
+    def get(self, path: str, params: dict | None = None) -> Response:
+        return self.request("GET", path, params)
+
+    def post_form(self, path: str, data: dict) -> Response:
+        return self.request("POST", path, body=urllib.parse.urlencode(data).encode(),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    def post_json(self, path: str, payload, headers: dict | None = None) -> Response:
+        return self.request("POST", path, body=json.dumps(payload).encode(),
+                            headers={"Content-Type": "application/json", **(headers or {})})
+
+
 class Client(threading.Thread):
     def __init__(self, index: int, base: str, ids: list[str], hot: list[str], facets: dict, stop_at: float, seed: int,
                  think: float = 0.0):
@@ -152,7 +235,7 @@ class Client(threading.Thread):
     def login(self, client) -> str:
         page = client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        response = client.post("/login", data={"name": self.name_, "password": PASSWORD, "csrf_token": token, "next": "/queue"})
+        response = client.post_form("/login", {"name": self.name_, "password": PASSWORD, "csrf_token": token, "next": "/queue"})
         if response.status_code != 303:
             raise RuntimeError(f"{self.name_}: login failed ({response.status_code})")
         return client.get("/api/me").json()["csrf_token"]
@@ -181,11 +264,8 @@ class Client(threading.Thread):
         return params
 
     def run(self):
-        import httpx
-
-        # TCP_NODELAY as browsers do: else a POST's body waits on a delayed ACK (~40 ms per save)
-        transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-        with httpx.Client(base_url=self.base, timeout=30, follow_redirects=False, transport=transport) as client:
+        client = Browser(self.base, timeout=30)
+        try:
             try:
                 token = self.login(client)
             except Exception as exc:  # noqa: BLE001 - reported as a failure
@@ -206,10 +286,12 @@ class Client(threading.Thread):
                         self.check(response, "row page")
                     else:
                         self.save(client, token)
-                except httpx.HTTPError as exc:
+                except (OSError, http.client.HTTPException) as exc:
                     self.errors.append(f"{type(exc).__name__}: {exc}")
                 if self.think:
                     time.sleep(min(self.rng.expovariate(1 / self.think), max(0.0, self.stop_at - time.monotonic())))
+        finally:
+            client.close()
 
     def check(self, response, what):
         if response.status_code != 200:
@@ -224,8 +306,8 @@ class Client(threading.Thread):
         body.update(base_version=row["version"], metric_type=row["labels"]["metric_type"],
                     suggested_metric_type=row["labels"]["suggested_metric_type"], note=f"{self.name_} bench")
         time.sleep(self.rng.uniform(0, 0.05))  # a moment of "reading", so saves on hot rows overlap
-        response = self.timed("decision save", lambda: client.post(f"/api/rows/{row_id}/decision", json=body,
-                                                                    headers={"X-CSRF-Token": token}))
+        response = self.timed("decision save", lambda: client.post_json(f"/api/rows/{row_id}/decision", body,
+                                                                         headers={"X-CSRF-Token": token}))
         if response.status_code == 200:
             self.saved.append(response.json())
         elif response.status_code == 409:
