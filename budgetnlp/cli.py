@@ -174,7 +174,9 @@ def evaluate(
     from .extract import extract as run_extract
     from .training import DEFAULT_CONFIG
 
-    config_path = (model / "config.yaml") if model else DEFAULT_CONFIG
+    from .models._artifact import CONFIG_FILE
+
+    config_path = (model / CONFIG_FILE) if model else DEFAULT_CONFIG
     cfg = load_config(config_path)
     if data:
         frame = load_dataset_frame(data)

@@ -129,7 +129,7 @@ def _tfidf_fold_fit(train: pd.DataFrame, test: pd.DataFrame, config: TrainConfig
         if len(set(y)) < 2:
             out[f"p_{flag}"] = float(y[0])
         else:
-            model = LogisticRegression(C=config.c, max_iter=2000, random_state=config.seed).fit(x_train, y)
+            model = LogisticRegression(C=config.c, max_iter=config.flag_max_iter, random_state=config.seed).fit(x_train, y)
             out[f"p_{flag}"] = model.predict_proba(x_test)[:, 1]
         out[flag] = (out[f"p_{flag}"] >= 0.5).astype(int)
     for label in ("metric_type", "suggested_metric_type"):
@@ -137,7 +137,7 @@ def _tfidf_fold_fit(train: pd.DataFrame, test: pd.DataFrame, config: TrainConfig
         if len(set(y)) < 2:
             out[label] = y[0]
         else:
-            out[label] = LogisticRegression(C=config.c * 5, max_iter=3000).fit(x_train, y).predict(x_test)
+            out[label] = LogisticRegression(C=config.c * config.type_c_scale, max_iter=config.type_max_iter).fit(x_train, y).predict(x_test)
     return out
 
 

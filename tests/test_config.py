@@ -356,8 +356,8 @@ def test_the_review_app_reads_the_folder_through_the_same_reader(tmp_path):
 
 
 #: modules that may spell a model folder's file names: the reader and writer itself; dataset.py's
-#: meta.json is a dataset folder's own; cli.py's `evaluate --model` still builds model/config.yaml
-_MAY_SPELL = {"models/_artifact.py": None, "dataset.py": {"meta.json"}, "cli.py": {"config.yaml"}}
+#: meta.json is a dataset folder's own
+_MAY_SPELL = {"models/_artifact.py": None, "dataset.py": {"meta.json"}}
 
 
 def test_only_the_artifact_module_spells_the_model_folder_names():

@@ -22,7 +22,7 @@ from .._version import __version__
 from ..config import TrainConfig, config_from_dict
 from ..errors import ConfigError, ModelError
 from ..features import RowFeatures
-from ..rules import CorpusStats
+from ..corpus import CorpusStats
 from ..schema import FLAG_LABELS, FLAGS, ROW_COLUMNS, SCORED_COLUMNS
 from ..suggest import suggest_rewrite
 from . import _artifact

@@ -187,7 +187,7 @@ def save_corpus(folder: Path, corpus) -> None:
 
 
 def load_corpus(folder: Path):
-    from ..rules import CorpusStats
+    from ..corpus import CorpusStats
 
     path = Path(folder) / CORPUS_FILE
     if not path.is_file():
