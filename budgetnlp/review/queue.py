@@ -300,9 +300,10 @@ def _search_page(conn, query: QueueQuery, user_id, offset: int, counts: dict | N
     m = _search_matches(conn, query, user_id, with_status=False)
     chosen = _status_condition(query, user_id, m) if query.status else sa.true()
     by = order(query, key=m.c.k, row_id=m.c.row_id)
-    page = (sa.select(m.c.row_id, sa.func.row_number().over(order_by=by).label("position")).where(chosen)
-            .order_by(*by).limit(query.per_page).offset(offset).subquery())
-    parts = [sa.select(sa.literal("row").label("kind"), page.c.row_id.label("a"), page.c.position.label("n"))]
+    # the page first (a top-N sort), then its rows numbered: numbering every match sorted them all
+    page = sa.select(m.c.row_id, m.c.k).where(chosen).order_by(*by).limit(query.per_page).offset(offset).subquery()
+    position = sa.func.row_number().over(order_by=order(query, key=page.c.k, row_id=page.c.row_id))
+    parts = [sa.select(sa.literal("row").label("kind"), page.c.row_id.label("a"), position.label("n"))]
     if counts is None:
         parts += [
             sa.select(sa.literal("status"), m.c.status, sa.func.count()).group_by(m.c.status),
