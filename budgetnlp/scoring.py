@@ -592,6 +592,8 @@ class ScoreRun:
     errors: list[InputError] = field(default_factory=list)
     duplicates: list[InputError] = field(default_factory=list)  # "same content as …", scored once
     warnings: list[InputError] = field(default_factory=list)  # one per document, table and reason
+    #: where the repetition counts came from, besides the training corpus: "run" or "document"
+    repetition: str = "run"
 
 
 def check_output_folder(out: str | Path) -> Path:
@@ -631,7 +633,8 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
     try:
         loaded = _model(str(model))
         run = ScoreRun(out, [str(p) for p in inputs], {"name": loaded.name, "version": loaded.version,
-                                                        "metrics": _headline(loaded.meta, loaded.folder)})
+                                                        "metrics": _headline(loaded.meta, loaded.folder)},
+                       repetition=repetition)
         units = _unique_units(_units(inputs), run, progress)
         extras = _table_extras(units)
         cache_path = str(cache_dir or default_cache_dir()) if cache else None
@@ -807,6 +810,7 @@ def _write_reports(run: ScoreRun, report_rows: int, folder: Path | None = None, 
         "inputs": run.inputs,
         "documents_scored": run.documents,
         "documents_from_cache": run.cached,
+        "repetition": run.repetition,  # the counts' source besides training: this run, or each document
         "errors": [{"path": e.path, "reason": e.reason} for e in run.errors],
         "duplicates": [{"path": e.path, "reason": e.reason} for e in run.duplicates],
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -442,6 +442,12 @@ def test_scheduler_mistakes_are_one_line(tmp_path, capsys):
         scoring.connect("tcp://127.0.0.1:9", timeout_s=1)
 
 
+def test_repetition_mistake_is_one_line(tmp_path, capsys):
+    code, stderr = _main(capsys, "score", SAMPLES, "-o", tmp_path / "out", "--repetition", "everything")
+    assert code == 1 and stderr.strip() == "budgetnlp: --repetition everything: choose run or document", stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
 def test_a_failed_run_leaves_the_previous_outputs(tmp_path, monkeypatch):
     folder = tmp_path / "in"
     folder.mkdir()

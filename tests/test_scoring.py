@@ -289,6 +289,8 @@ def test_a_row_pasted_across_the_run_is_boilerplate_evidence(tmp_path):
     assert by_document["reasons"].tolist() == alone["reasons"].tolist()
     assert (together["p_boilerplate"].to_numpy() > alone["p_boilerplate"].to_numpy()).all()
     assert not (tmp_path / "run" / "rows").exists()  # pass 1's staged rows are never published
+    for name in ("run", "document"):
+        assert json.loads((tmp_path / name / "summary.json").read_text(encoding="utf-8"))["repetition"] == name
 
 
 def test_run_counts_with_bad_files_and_workers_match_one_process(tmp_path):
