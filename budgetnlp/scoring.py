@@ -48,7 +48,7 @@ import pyarrow.csv as pacsv
 import pyarrow.feather as pafeather
 import pyarrow.parquet as pq
 
-from . import __version__
+from ._version import __version__
 from ._text import squash
 from .corpus import CorpusStats, records_of
 from .errors import BudgetNLPError, InputError, plain_error
