@@ -128,11 +128,38 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
             raise RuntimeError(f"server exited: {process.stderr.read().decode(errors='replace')[-2000:]}")
         try:
             if Browser(f"http://127.0.0.1:{port}", timeout=1).get("/login").status_code == 200:
+                wait_for_workers(process, workers, deadline)
                 return process
         except (OSError, http.client.HTTPException):
             time.sleep(0.2)
     process.terminate()
     raise RuntimeError("server did not start in 60 s")
+
+
+def wait_for_workers(process: subprocess.Popen, workers: int, deadline: float) -> None:
+    """Until every worker process serves. The first answer comes from the first worker up; a
+    client connecting before the others have started stays on that worker for the whole run
+    (keep-alive), and the bench then measures one worker (measured: all 20 clients on one of
+    two). A worker is up once its CPU time stops growing (imports and startup done); without
+    psutil, a pause."""
+    if workers <= 1:
+        return
+    try:
+        import psutil
+    except ImportError:
+        time.sleep(5)
+        return
+    last: dict[int, float] = {}
+    while time.monotonic() < deadline:
+        try:
+            children = psutil.Process(process.pid).children(recursive=True)
+            now = {c.pid: sum(c.cpu_times()[:2]) for c in children}
+        except psutil.Error:
+            return
+        if len(now) >= workers and last and all(abs(now[p] - last.get(p, -1.0)) < 0.02 for p in now):
+            return
+        last = now
+        time.sleep(0.5)
 
 
 # ---------------------------------------------------------------- the clients
