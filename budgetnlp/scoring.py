@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -489,7 +490,25 @@ def _run_local(units, work, workers, model_ref) -> Iterator[UnitResult]:
             pending.popleft()
             yield result
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+        _close_pool(executor)
+
+
+def _close_pool(executor, grace_s: float = 10.0) -> None:
+    """Shut a pool down, its workers gone within ``grace_s``: a worker that dies while the pool shuts
+    down (killed, out of memory) may hold the task queue's lock for good, and its sibling, blocked
+    on that lock, would keep this process from ever exiting (the pool's thread joins it at exit).
+    A run's two passes make this likely: pass 1's pool closes while pass 2 starts."""
+    from multiprocessing.connection import wait
+
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    sentinels = {p.sentinel: p for p in processes}
+    deadline = time.monotonic() + grace_s
+    while sentinels and (left := deadline - time.monotonic()) > 0:
+        for ready in wait(list(sentinels), timeout=left):
+            sentinels.pop(ready)
+    for process in sentinels.values():  # still there: stuck
+        process.terminate()
 
 
 _ADDRESS = re.compile(r"([a-z][a-z0-9+]*://)?[^\s/:]+:\d{1,5}")

@@ -131,8 +131,10 @@ def kill_a_local_worker(delay: float, pool: int = 1):
         seen, earlier = None, set()
         while process.poll() is None:
             workers = _children(process.pid)
-            if pool == 2 and seen is None and workers and not earlier:
-                earlier = set(workers)  # pass 1's pool
+            if pool == 2 and not earlier:
+                earlier = set(workers) if len(workers) >= 2 else set()  # pass 1's pool, both its workers
+                time.sleep(0.05)
+                continue
             fresh = [w for w in workers if w not in earlier] if pool == 2 else workers
             if fresh and seen is None:
                 seen = time.time()

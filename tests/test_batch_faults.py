@@ -193,6 +193,27 @@ def test_a_worker_killed_while_scoring_loses_only_that_input(batch, tmp_path, mo
     assert set(got) == set(batch[1]) | {"killer.txt"} and "worker process died" in got["killer.txt"]
 
 
+def test_a_worker_dying_while_its_pool_closes_does_not_hang_the_exit():
+    """A worker killed while its pool shuts down may take the task queue's lock with it: its
+    sibling then blocks for good, and the pool's thread joins it at interpreter exit, so the
+    run never ended (seen once in fault_injection: pass 1's pool closes as pass 2 starts).
+    ``_close_pool`` terminates a worker still there after the grace period."""
+    code = r"""
+import os, signal, threading, time, multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from budgetnlp.scoring import _close_pool
+for victim in (0, 1):
+    pool = ProcessPoolExecutor(2, mp_context=mp.get_context("fork"))
+    assert list(pool.map(abs, range(4))) == [0, 1, 2, 3]
+    time.sleep(0.3)
+    threading.Timer(0.0005, os.kill, (sorted(pool._processes)[victim], signal.SIGKILL)).start()
+    _close_pool(pool, grace_s=2)
+print("exited")
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "exited" in run.stdout, run.stderr
+
+
 # ---------------------------------------------------------------- 3. Dask
 @pytest.fixture(scope="module")
 def cluster():
