@@ -9,8 +9,9 @@ from typing import Callable, Iterator
 
 
 @contextmanager
-def progress(total: int, label: str, every: float = 5.0, stream=None) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(rows)``; call it once per finished document with its row count."""
+def progress(total: int, label: str, every: float = 5.0, stream=None, unit: str = "documents") -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(rows)``; call it once per finished step (a document, unless ``unit`` says
+    otherwise) with its row count."""
     stream = stream or sys.stderr
     start = time.monotonic()
     done = rows = 0
@@ -31,7 +32,7 @@ def progress(total: int, label: str, every: float = 5.0, stream=None) -> Iterato
                 nonlocal done, rows
                 done, rows = done + 1, rows + n_rows
                 elapsed = max(time.monotonic() - start, 1e-9)
-                bar.update(task, advance=1, rate=f"{done / elapsed:.1f} doc/s, {rows} rows")
+                bar.update(task, advance=1, rate=f"{done / elapsed:.1f} {unit}/s, {rows} rows")
 
             yield advance
         return
@@ -45,6 +46,6 @@ def progress(total: int, label: str, every: float = 5.0, stream=None) -> Iterato
         if now - last >= every or done == total:
             last = now
             rate = done / max(now - start, 1e-9)
-            print(f"{label}: {done}/{total} documents, {rows} rows, {rate:.1f} doc/s", file=stream, flush=True)
+            print(f"{label}: {done}/{total} {unit}, {rows} rows, {rate:.1f} {unit}/s", file=stream, flush=True)
 
     yield advance

@@ -228,7 +228,9 @@ def score(
     try:
         load_with_warnings(model, say=lambda message: typer.echo(message, err=True))  # one line up front if it cannot be used
         total = sum(1 for _ in iter_files(inputs))
-        with progress(total, "score") as advance:
+        # a run counted over all its inputs reads every input first, then scores it: two steps each
+        steps = (2 * total, "score (read, then score)", "steps") if repetition == "run" else (total, "score", "documents")
+        with progress(steps[0], steps[1], unit=steps[2]) as advance:
 
             def report(rows: int, note) -> None:
                 if note is not None:

@@ -51,14 +51,16 @@ class CorpusStats:
     """How many projects and documents share each (name, value): the repetition evidence.
 
     Where the counts come from (LABELS.md: the same row across many unrelated projects is a
-    boilerplate sign): at training, the training corpus (``fit_model``'s corpus rows); at scoring,
-    the model's training corpus merged with the batch being scored — ``Model.predict(rows,
-    corpus=CorpusStats.from_rows(batch))`` — so a row repeated across many projects of one run is
-    evidence even when training never saw it. A batch read in parts is counted part by part and
-    merged (``merged`` adds counts, which is exact when the parts hold different documents, as the
-    units of a run do); a document both trained on and scored must not be counted twice
-    (scoring.py leaves such a document's own counts out). Keys are the squashed (name, value);
-    projects are (document, project code, project name), documents are doc_id/source_path.
+    boilerplate sign): at training, the training corpus (``fit_model``'s corpus rows, saved as the
+    model's corpus.parquet). At scoring, the training counts plus the run's: ``budgetnlp score``
+    (``repetition="run"``, the default) counts every input of the run in a first pass — each
+    input's ``from_rows``, added up in the main process (exact: the inputs hold different
+    documents; a repeated file is scored once) — and scores each input with the run's counts for
+    its own keys, so a row pasted across many documents of one run is evidence even when training
+    never saw it. With ``--repetition document``: the training counts plus the document's own rows
+    (one pass). A document both trained on and scored is counted once: its rows add nothing to the
+    run's counts (scoring.py). Keys are the squashed (name, value); projects are (document,
+    project code, project name) — ``project_key``; documents are doc_id/source_path.
     """
 
     projects: dict[tuple[str, str], int]

@@ -639,7 +639,8 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
 
     Outputs are written to a hidden folder inside ``out`` and moved into place once all are
     complete: a run that fails leaves the previous outputs (or none), never a half-written file.
-    ``scheduler``: a Dask address or Client. ``progress(rows, note)``: once per input.
+    ``scheduler``: a Dask address or Client. ``progress(rows, note)``: once per input and pass
+    (``repetition="run"``: twice per input — read, then scored; an input skipped in pass 1 too).
     ``repetition``: which rows count as repeated (module docstring): "run" (the training corpus
     and every input of this run, two passes) or "document" (the training corpus and the
     document's own rows, one pass). ``views``: options of the reports (report.write_reports:
@@ -655,6 +656,9 @@ def score(inputs, out: str | Path, model: str = "default", *, workers: int = 1, 
                                                         "metrics": _headline(loaded.meta, loaded.folder)},
                        repetition=repetition)
         units = _unique_units(_units(inputs), run, progress)
+        if repetition == "run" and progress:
+            for _ in run.duplicates:  # a repeated file has no pass 2 either
+                progress(0, None)
         extras = _table_extras(units)
         cache_path = str(cache_dir or default_cache_dir()) if cache else None
         rows_dir = stage / "rows"  # pass 1's extracted rows, read (and removed) by pass 2; never published
@@ -710,9 +714,12 @@ def _first_pass(units: list[Unit], execute, run: ScoreRun, progress, work) -> tu
             run.errors.append(result.error)
             if progress:
                 progress(0, result.error)
+                progress(0, None)  # and no pass 2
             continue
         counts.add(unit.path, result.counts)
         readable.append(unit)
+        if progress:
+            progress(0, None)
     return readable, counts
 
 

@@ -31,7 +31,8 @@ KNOWN_LIMITS = """\
   transfer from one unit's vocabulary to another's, and a row of unfamiliar words must not be
   evidence for a flag (its text block is then empty and the rules' votes decide).
 - Repetition counts come from the training corpus (corpus.parquet) plus the batch being scored
-  (`budgetnlp score`: each document's own rows); one locality page is too short to show repetition.
+  (`budgetnlp score`: every input of the run; `--repetition document`: each document's own rows);
+  one locality page is too short to show repetition.
 - category_mismatch positives are rare (about one row in ten); its figures are the least stable.
 """
 

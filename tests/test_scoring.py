@@ -363,3 +363,20 @@ def test_a_trained_on_document_is_counted_once():
     for path in ("sample", "copy"):
         seen = counts.of(path)
         assert (seen.projects[key], seen.documents[key]) == (projects, 1)
+
+
+@pytest.mark.parametrize("repetition,steps", [("run", 2), ("document", 1)])
+def test_progress_moves_in_every_pass_and_ends_at_its_total(tmp_path, repetition, steps):
+    """Pass 1 of a run reads every input: the bar moves then too, and every input — scored, bad
+    or a repeated file — is counted the same number of times, so the bar ends exactly full."""
+    paths = _pasted_documents(tmp_path / "in", 0, 2)
+    shutil.copy(paths[0], tmp_path / "in" / "copy.txt")  # same content: scored once
+    (tmp_path / "in" / "broken.docx").write_bytes(b"PK\x03\x04 this is not a real docx")
+    calls: list[tuple[int, object]] = []
+    run = score([tmp_path / "in"], tmp_path / "out", cache=False, repetition=repetition,
+                progress=lambda rows, note: calls.append((rows, note)))
+    assert run.documents == 2 and len(run.errors) == 1 and len(run.duplicates) == 1
+    assert len(calls) == steps * 4
+    assert sum(rows for rows, _ in calls) == run.rows
+    if repetition == "run":  # the repeated file and pass 1 (reading: no rows yet) come before any scoring
+        assert [rows > 0 for rows, _ in calls] == [False] * 6 + [True] * 2
