@@ -5,7 +5,7 @@ every save answered 200 must be exactly one history line (409 conflicts are expe
 share a hot set of rows — and counted).
 
     python evaluation/bench_review.py [--rows 100000] [--clients 20] [--seconds 30] [--workers 2]
-                                      [--think 0] [--db URL] [--keep DIR] [--json OUT]
+                                      [--threads N] [--think 0] [--db URL] [--keep DIR] [--json OUT]
 
 Exit status: 0 when every check holds and p95 < 200 ms for queue and row pages, 1 when a
 decision was lost or duplicated or a request failed, 2 when only the latency target was missed.
@@ -115,11 +115,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
+def start_server(url: str, port: int, workers: int, threads: int | None = None) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     process = subprocess.Popen(
         [sys.executable, "-m", "budgetnlp.review.cli", "serve", "--db", url, "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning"],
+         "--workers", str(workers), *(["--threads", str(threads)] if threads else []), "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
@@ -399,6 +399,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (`review serve --workers`)")
+    parser.add_argument("--threads", type=int, help="threads per worker (`review serve --threads`; default: serve's)")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean pause between a client's requests, seconds (0: back to back, a closed-loop stress test)")
     parser.add_argument("--hot", type=int, default=300, help="rows the saves are drawn from (overlaps make conflicts)")
@@ -419,15 +420,15 @@ def main() -> int:
         print(f"  synthesized in {built['synthesize_s']:.1f} s, inserted in {built['insert_s']:.1f} s "
               f"({args.rows / built['insert_s']:,.0f} rows/s)", flush=True)
         port = free_port()
-        server = start_server(url, port, args.workers)
+        server = start_server(url, port, args.workers, args.threads)
         try:
             ids = built["ids"]
             hot = random.Random(1).sample(ids, min(args.hot, len(ids)))
             stop_at = time.monotonic() + args.seconds
             clients = [Client(i, f"http://127.0.0.1:{port}", ids, hot, built["facets"], stop_at, seed=i, think=args.think)
                        for i in range(args.clients)]
-            print(f"{args.clients} clients for {args.seconds:.0f} s against {args.workers} worker(s), think time "
-                  f"{args.think:g} s …", flush=True)
+            print(f"{args.clients} clients for {args.seconds:.0f} s against {args.workers} worker(s) "
+                  f"({args.threads or 'default'} thread(s) each), think time {args.think:g} s …", flush=True)
             server_before, client_before = cpu_by_process(server.pid), cpu_by_process(children=False)
             load_before = os.getloadavg()[0]
             started = time.monotonic()
@@ -489,7 +490,7 @@ def main() -> int:
     print(f"integrity: {'OK' if ok else 'FAILED'}; p95 < {TARGET_MS:.0f} ms for queue and row pages: {'yes' if fast else 'NO'}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"rows": args.rows, "clients": args.clients, "seconds": elapsed, "workers": args.workers,
+        args.json.write_text(json.dumps({"rows": args.rows, "clients": args.clients, "seconds": elapsed, "workers": args.workers, "threads": args.threads,
                                          "think_s": args.think, "server_cpu_s": server_cpu, "server_cpu_per_process_s": per_worker if server_cpu is not None else None, "client_cpu_s": client_cpu,
                                          "load_average": [load_before, load_after], "cpus": os.cpu_count(), "latency": figures, "conflicts": conflicts, "errors": len(errors),
                                          "integrity": integrity}, indent=2), encoding="utf-8")

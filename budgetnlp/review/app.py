@@ -35,7 +35,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from . import db, queue, users
+from . import db, queue, threads, users
 from .deps import ApiAuthError, Forbidden, LoginRequired, api_user
 from .errors import Conflict, NotFound, ValidationError
 from .routes import api, auth, pages
@@ -47,23 +47,28 @@ FACETS_TTL = 30.0
 
 
 def create_app(database_url: str, *, session_secret: str | None = None, session_max_age: int = DEFAULT_SESSION_MAX_AGE,
-               secure_cookies: bool = False, count_cache_ttl: float = 2.0, migrate: bool = True) -> FastAPI:
+               secure_cookies: bool = False, count_cache_ttl: float = 2.0, migrate: bool = True,
+               request_threads: int = threads.DEFAULT_THREADS) -> FastAPI:
     """The review app on the database at ``database_url`` (an SQLAlchemy URL or an SQLite path).
 
     ``session_secret`` signs the session cookies; by default a random secret kept in the
     database (so restarts and worker processes share it). ``session_max_age``: seconds a login
     lasts. ``secure_cookies``: mark the cookie Secure (serve over HTTPS). ``count_cache_ttl``:
     seconds queue counts may lag other reviewers' saves (0: always exact). ``migrate``: upgrade
-    the schema first."""
+    the schema first. ``request_threads``: threads per worker for the quick handlers (see
+    threads.py; set when the server starts, so a TestClient used without ``with`` keeps anyio's
+    default)."""
     engine = db.make_engine(database_url)
     if migrate:
         db.migrate(engine)
     app = FastAPI(title="budgetnlp 审核", version=__import__("budgetnlp").__version__,
                   description=(__doc__ or "").split("\n\n", 2)[-1],
-                  docs_url=None, redoc_url=None, openapi_url=None)  # served behind the login, without a CDN
+                  docs_url=None, redoc_url=None, openapi_url=None,  # served behind the login, without a CDN
+                  lifespan=threads.lifespan(request_threads))
     app.state.engine, app.state.session_max_age = engine, session_max_age
     app.state.queue_cache = queue.CountCache(count_cache_ttl)
     app.state.basic_cache = BasicCache()
+    app.state.slow_limiter = threads.slow_limiter()
     app.state.templates = environment()
     app.state.facets = _cached(lambda: queue.facets(engine), FACETS_TTL)
     _handle_errors(app)
@@ -170,11 +175,13 @@ def _no_delay_protocol():
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory budgetnlp.review.app:app_from_env`` (multi-worker serving):
     the database URL from $BUDGETNLP_REVIEW_DB, the session max age from
-    $BUDGETNLP_REVIEW_SESSION_MAX_AGE, Secure cookies when $BUDGETNLP_REVIEW_SECURE_COOKIES=1."""
+    $BUDGETNLP_REVIEW_SESSION_MAX_AGE, Secure cookies when $BUDGETNLP_REVIEW_SECURE_COOKIES=1,
+    the threads per worker from $BUDGETNLP_REVIEW_THREADS."""
     import os
 
     return create_app(
         db.database_url(None), migrate=False,
         session_max_age=int(os.environ.get("BUDGETNLP_REVIEW_SESSION_MAX_AGE", DEFAULT_SESSION_MAX_AGE)),
         secure_cookies=os.environ.get("BUDGETNLP_REVIEW_SECURE_COOKIES") == "1",
+        request_threads=int(os.environ.get("BUDGETNLP_REVIEW_THREADS", threads.DEFAULT_THREADS)),
     )

@@ -17,6 +17,7 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
+from .threads import DEFAULT_THREADS
 
 review_app = typer.Typer(
     help="Reviewer web app: import scoring runs, manage reviewers, serve the app, export decisions.",
@@ -74,6 +75,10 @@ def serve(
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, max=64,
                                 help="Worker processes; use one per CPU core for many reviewers (SQLite in WAL mode or PostgreSQL)."),
+    threads: int = typer.Option(DEFAULT_THREADS, "--threads", min=1, max=64,
+                                help="Threads per worker for the queue and row pages and saves. Python runs one thread at a "
+                                     "time, so more threads only take turns (1 is fastest on SQLite); raise it when the "
+                                     "database is on another machine and its answers take a while."),
     session_max_age: int = typer.Option(10 * 3600, "--session-max-age", min=60, help="Seconds a login lasts."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark the session cookie Secure (behind HTTPS)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
@@ -93,12 +98,14 @@ def serve(
     if workers == 1:
         from .app import create_app
 
-        app = create_app(url, session_max_age=session_max_age, secure_cookies=secure_cookies, migrate=False)
+        app = create_app(url, session_max_age=session_max_age, secure_cookies=secure_cookies, migrate=False,
+                         request_threads=threads)
         uvicorn.run(app, host=host, port=port, log_level=log_level, http=HTTP_PROTOCOL)
         return
     os.environ["BUDGETNLP_REVIEW_DB"] = url
     os.environ["BUDGETNLP_REVIEW_SESSION_MAX_AGE"] = str(session_max_age)
     os.environ["BUDGETNLP_REVIEW_SECURE_COOKIES"] = "1" if secure_cookies else "0"
+    os.environ["BUDGETNLP_REVIEW_THREADS"] = str(threads)
     uvicorn.run("budgetnlp.review.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 http=HTTP_PROTOCOL)
 

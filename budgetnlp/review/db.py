@@ -236,9 +236,18 @@ def normalize_url(url: str) -> str:
     return url
 
 
+#: SQLite reads the database file through a memory map of up to this size. Each connection's
+#: page cache is emptied whenever another connection writes (every save), so under load most
+#: reads are rereads; from the map they are memory accesses shared by every connection and
+#: worker process, not copies into each connection's cache (bench_review: 9.6 → 7.8 ms of CPU
+#: per request). The WAL file is still read the ordinary way.
+SQLITE_MMAP_BYTES = 1 << 30
+
+
 def make_engine(url: str, **kwargs) -> sa.Engine:
     """An engine tuned per dialect: SQLite in WAL mode with a busy timeout and BEGIN IMMEDIATE
-    before writes (so concurrent savers queue for the lock instead of failing); PostgreSQL with
+    before writes (so concurrent savers queue for the lock instead of failing), read through a
+    memory map (SQLITE_MMAP_BYTES); PostgreSQL with
     a connection pool that checks connections before use."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -262,6 +271,7 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA cache_size=-32000")
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
             cursor.close()
 
         return engine

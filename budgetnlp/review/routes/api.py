@@ -15,6 +15,7 @@ from ..common import PAGE_MAX, PER_PAGE_MAX, STATUS_FILTERS
 from ..deps import ApiWriter, api_user, csrf_token
 from ..errors import ValidationError
 from ..queue import QueueQuery
+from ..threads import run_slow
 from ..schemas import BatchIn, BulkIn, ConflictOut, DecisionIn, MetricType, SaveOut, UndoIn, UndoOut
 from .pages import queue_query
 
@@ -90,8 +91,9 @@ async def api_undo(request: Request, body: UndoIn, user: ApiWriter):
 
 @router.post("/bulk", response_model=list[SaveOut], responses=CONFLICT,
              summary="批量标注：给筛选结果的每一行同一个判断（每行一条审核记录）")
-def api_bulk(request: Request, body: BulkIn, user: ApiWriter, query: QueueQuery = Depends(filters)):
-    return _saved(request, decisions.bulk_decide(request.app.state.engine, user, query, body.template(), body.expected, body.note))
+async def api_bulk(request: Request, body: BulkIn, user: ApiWriter, query: QueueQuery = Depends(filters)):
+    return _saved(request, await run_slow(request, decisions.bulk_decide, request.app.state.engine, user, query, body.template(),
+                                          body.expected, body.note))
 
 
 @router.get("/projects/{key}", summary="一个项目的全部行")
@@ -116,8 +118,12 @@ def api_history(request: Request, limit: int = Query(100, ge=1, le=5000)):
 
 
 @router.get("/export", summary="按金标准标注格式导出判断（CSV 或 JSON；每行最新一条，或全部）")
-def api_export(request: Request, all: bool = False, format: Literal["csv", "json"] = "csv"):
-    frame = exports.export_frame(request.app.state.engine, all_decisions=all)
+async def api_export(request: Request, all: bool = False, format: Literal["csv", "json"] = "csv"):
+    return await run_slow(request, _export, request.app.state.engine, all, format)
+
+
+def _export(engine, all_decisions: bool, format: str) -> Response:
+    frame = exports.export_frame(engine, all_decisions=all_decisions)
     if format == "json":
         return JSONResponse(frame.to_dict("records"))
     return Response(exports.csv_text(frame), media_type="text/csv; charset=utf-8",
@@ -125,8 +131,8 @@ def api_export(request: Request, all: bool = False, format: Literal["csv", "json
 
 
 @router.get("/progress", summary="各审核员、各部门的进度，各标签的 Cohen's kappa，模型版本")
-def api_progress(request: Request):
-    return progress.progress(request.app.state.engine)
+async def api_progress(request: Request):
+    return await run_slow(request, progress.progress, request.app.state.engine)
 
 
 @router.get("/models", summary="模型版本及其指标")

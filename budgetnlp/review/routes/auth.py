@@ -13,6 +13,7 @@ from ..deps import check_csrf, session_user
 from ..errors import Throttled
 from ..security import client_address, safe_next
 from ..templating import HERE, render
+from ..threads import run_slow
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,8 +37,8 @@ async def login(request: Request):
     name, password = str(form.get("name", ""))[:200], str(form.get("password", ""))[:1024]
     target = safe_next(str(form.get("next", "/queue")))
     engine, max_age = request.app.state.engine, request.app.state.session_max_age
-    try:  # scrypt and the database: off the event loop
-        user = await run_in_threadpool(users.login, engine, name, password, client_address(request))
+    try:  # scrypt (tens of ms) and the database: off the event loop, in the pool for slow handlers
+        user = await run_slow(request, users.login, engine, name, password, client_address(request))
     except Throttled:
         return render(request, "login.html", {"next": target, "error": "登录失败次数过多，请稍后再试。", "name": name}, 429)
     if user is None:

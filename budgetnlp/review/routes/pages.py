@@ -18,6 +18,7 @@ from ..errors import Conflict, ValidationError
 from ..queue import QueueQuery
 from ..security import int_param
 from ..templating import render
+from ..threads import run_slow
 
 router = APIRouter(dependencies=[Depends(page_user)], include_in_schema=False)
 
@@ -182,7 +183,7 @@ def _project_save(request: Request, key: str, form):
 async def bulk(request: Request):
     form = await request.form()
     check_csrf(request, form.get("csrf_token"))
-    return await run_in_threadpool(_bulk, request, form)
+    return await run_slow(request, _bulk, request, form)
 
 
 def _bulk(request: Request, form):
@@ -201,9 +202,9 @@ def _bulk(request: Request, form):
 
 
 @router.get("/progress", response_class=HTMLResponse)
-def progress_page(request: Request):
-    return render(request, "progress.html", {"progress": progress.progress(request.app.state.engine),
-                                             "flat_metrics": progress.flat_metrics})
+async def progress_page(request: Request):
+    figures = await run_slow(request, progress.progress, request.app.state.engine)
+    return render(request, "progress.html", {"progress": figures, "flat_metrics": progress.flat_metrics})
 
 
 @router.get("/docs", response_class=HTMLResponse)

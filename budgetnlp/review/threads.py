@@ -1,0 +1,55 @@
+"""Which threads of a worker process run the blocking part of a request (database work and
+rendering).
+
+Python runs one thread at a time in a process. Left to itself, uvicorn hands every sync handler
+to a pool of 40 threads, so a worker serving ten reviewers has ten handlers taking turns at the
+GIL; each gives it up at every SQLite call and then waits for it again. Measured with
+``evaluation/bench_review.py`` (20 clients, 2 workers, 2 cores): 12.0 ms of CPU per request with
+40 threads, 11.2 with 3, 9.3 with 2, 7.8 with 1 — and p95 of the queue page 297 → 144 ms. So a
+worker runs its quick handlers one at a time (``review serve --threads``, default 1) and scales
+by processes (``--workers``). The few slow handlers — scrypt at login, the progress page's
+agreement figures, exports, bulk labelling — run in a second small pool (:func:`run_slow`), so
+a reviewer's queue page never waits behind them.
+
+anyio (FastAPI's) is imported inside the functions: the CLI reads DEFAULT_THREADS without the
+[review] extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+#: threads for the quick handlers (queue, row and project pages, saves), per worker process
+DEFAULT_THREADS = 1
+#: threads for the slow handlers, per worker process
+SLOW_THREADS = 2
+
+
+def lifespan(threads: int):
+    """The app's lifespan: sets the worker's thread pool for sync handlers to ``threads``."""
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a whole number ≥ 1, not {threads!r}")
+
+    @contextlib.asynccontextmanager
+    async def run(_app):
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return run
+
+
+def slow_limiter():
+    import anyio
+
+    return anyio.CapacityLimiter(SLOW_THREADS)
+
+
+async def run_slow(request, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` in the app's pool for slow handlers."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs),
+                                          limiter=request.app.state.slow_limiter)

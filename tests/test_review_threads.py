@@ -1,0 +1,155 @@
+"""How a worker runs handlers (review/threads.py): the quick ones one at a time, the slow ones in
+a pool of their own so that they never hold up a queue page; SQLite read through a memory map.
+
+The server's settings apply when it starts (the app's lifespan), so these tests enter the
+TestClient as a context manager, as uvicorn starts the app."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import anyio
+import anyio.to_thread
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from budgetnlp.review import db, queue, service, threads, users
+from budgetnlp.review.app import create_app
+from budgetnlp.review.cli import review_app
+
+from .review_fixtures import PASSWORD, login, make_run
+
+WAIT_S = 20  # a request that should get through does so in well under this
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    monkeypatch.setattr(users, "_SCRYPT", {"n": 2**10, "r": 8, "p": 1})
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("run") / "v1", seed=1)
+
+
+def make_app(tmp_path, run_folder, **options):
+    app = create_app(f"sqlite:///{tmp_path / 'review.sqlite3'}", count_cache_ttl=0, **options)
+    service.import_run(app.state.engine, run_folder)
+    service.add_user(app.state.engine, "alice", PASSWORD, "admin")
+    return app
+
+
+class Blocked:
+    """Within ``with Blocked(monkeypatch, module, name) as blocked:``, calls of ``module.name``
+    wait until the block is left (``blocked.entered`` is set once one waits); ``blocked.get``
+    sends a request from a thread of its own, joined on leaving the block before the client
+    closes (a request still running then would hang the TestClient)."""
+
+    def __init__(self, monkeypatch, module, name):
+        self.entered, self.release, self.threads = threading.Event(), threading.Event(), []
+        original = getattr(module, name)
+
+        def waiting(*args, **kwargs):
+            self.entered.set()
+            self.release.wait(WAIT_S)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, waiting)
+
+    def get(self, client, path):
+        answers = []
+        thread = threading.Thread(target=lambda: answers.append(client.get(path)), daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        return thread, answers
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.release.set()
+        for thread in self.threads:
+            thread.join(WAIT_S)
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_worker_pool_for_quick_handlers_is_set_at_startup(tmp_path, run_folder, count):
+    app = make_app(tmp_path, run_folder, request_threads=count)
+    with TestClient(app) as client:
+        assert client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens) == count
+        assert app.state.slow_limiter.total_tokens == threads.SLOW_THREADS
+
+
+def test_quick_handlers_run_one_at_a_time(tmp_path, run_folder, monkeypatch):
+    """With one thread, a second request waits for the first one's handler to finish."""
+    app = make_app(tmp_path, run_folder, request_threads=1)
+    with TestClient(app) as client:
+        assert login(client, "alice").status_code == 303
+        with Blocked(monkeypatch, queue, "queue") as blocked:
+            first, first_answers = blocked.get(client, "/queue")
+            assert blocked.entered.wait(WAIT_S)
+            second, second_answers = blocked.get(client, "/api/me")
+            second.join(1.0)
+            assert second.is_alive() and not second_answers  # waiting for the pool's one thread
+        assert [a.status_code for a in first_answers + second_answers] == [200, 200]
+
+
+def test_a_slow_handler_does_not_wait_for_the_quick_pool():
+    """run_slow gets a thread while the quick handlers' only thread is taken."""
+    async def main():
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+        request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(slow_limiter=threads.slow_limiter())))
+        release = threading.Event()
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.to_thread.run_sync, release.wait)  # the quick pool's one thread, busy
+            await anyio.sleep(0.1)
+            try:
+                with anyio.fail_after(5):
+                    assert await threads.run_slow(request, lambda x: x + 1, 41) == 42
+            finally:
+                release.set()
+
+    anyio.run(main)
+
+
+@pytest.mark.parametrize("method, path, called", [
+    ("get", "/progress", "progress"), ("get", "/api/progress", "progress"), ("get", "/api/export", "_export"),
+    ("post", "/login", "login"),
+])
+def test_slow_handlers_run_in_the_slow_pool(tmp_path, run_folder, monkeypatch, method, path, called):
+    from budgetnlp.review.routes import api, auth, pages
+
+    ran = []
+
+    async def recording(request, function, *args, **kwargs):
+        ran.append(function.__name__)
+        return function(*args, **kwargs)
+
+    for module in (api, auth, pages):
+        monkeypatch.setattr(module, "run_slow", recording)
+    client = TestClient(make_app(tmp_path, run_folder))
+    assert login(client, "alice").status_code == 303
+    ran.clear()
+    if method == "post":
+        client.cookies.clear()
+        assert login(client, "alice").status_code == 303
+    else:
+        assert client.get(path).status_code == 200
+    assert ran == [called]
+
+
+def test_thread_counts_are_checked():
+    with pytest.raises(ValueError, match="threads"):
+        threads.lifespan(0)
+    result = CliRunner().invoke(review_app, ["serve", "--threads", "0"])
+    assert result.exit_code == 2 and "--threads" in result.output
+
+
+def test_sqlite_is_read_through_a_memory_map(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("PRAGMA mmap_size")).scalar() == db.SQLITE_MMAP_BYTES
+    engine.dispose()
