@@ -15,8 +15,8 @@ from ..common import PAGE_MAX, PER_PAGE_MAX, STATUS_FILTERS
 from ..deps import ApiWriter, api_user, csrf_token
 from ..errors import ValidationError
 from ..queue import QueueQuery
-from ..threads import run_slow
 from ..schemas import BatchIn, BulkIn, ConflictOut, DecisionIn, MetricType, SaveOut, UndoIn, UndoOut
+from ..threads import run_slow
 from .pages import queue_query
 
 router = APIRouter(prefix="/api", dependencies=[Depends(api_user)], tags=["review"])
