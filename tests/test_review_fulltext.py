@@ -25,9 +25,11 @@ def test_grams_and_queries():
     assert fulltext.match_expression("≥%") is None  # no letter or digit: the search scans
 
 
-def _found(conn, query_key: str, indexed: bool) -> set[str]:
+def _found(conn, query_key: str, indexed: bool, scan: bool = True) -> set[str]:
+    """The rows a search finds: by LIKE (``scan``), narrowed by the index (``indexed``), or by
+    the index alone (``indexed and not scan``)."""
     s = db.row_search
-    conditions = [s.c.text.like(service.like(query_key), escape="\\")]
+    conditions = [s.c.text.like(service.like(query_key), escape="\\")] if scan else []
     if indexed and (candidates := fulltext.candidates(query_key)) is not None:
         conditions.append(candidates)
     return set(conn.execute(sa.select(s.c.row_id).where(*conditions)).scalars())
@@ -58,6 +60,29 @@ def test_indexed_search_finds_exactly_what_a_scan_finds(texts, data):
             key = service.search_key(query)
             if key:
                 assert _found(conn, key, indexed=True) == _found(conn, key, indexed=False), query
+
+
+def test_where_the_index_decides():
+    for key in ("满意度", "率", "资金", "ab12", "2024"):
+        assert fulltext.decides(key), key
+    for key in ("完成 率", "≥90", "资金%", "é", "90%", "a_b", "", "满意度\x1f资金"):
+        assert not fulltext.decides(key), key
+
+
+@settings(max_examples=80, deadline=None)
+@given(texts=st.lists(st.text(ALPHABET + "度过金额", max_size=24), min_size=1, max_size=25), data=st.data())
+def test_where_the_index_decides_it_alone_finds_exactly_what_a_scan_finds(texts, data):
+    """The search leaves LIKE out for these queries: the index alone must then find exactly the
+    rows LIKE finds (runs cut by punctuation, repeats, a query at a run's end, single characters)."""
+    engine = _search_table([{"row_id": f"r{i}", "text": service.search_key(t)} for i, t in enumerate(texts)])
+    source = data.draw(st.sampled_from(texts))
+    start = data.draw(st.integers(0, len(source)))
+    queries = [source[start : start + data.draw(st.integers(1, 4))], data.draw(st.text("满意度资金完成率过金额ab12", min_size=1, max_size=4))]
+    with engine.connect() as conn:
+        for query in queries:
+            key = service.search_key(query)
+            if fulltext.decides(key):
+                assert _found(conn, key, indexed=True, scan=False) == _found(conn, key, indexed=False), query
 
 
 def test_upgrade_indexes_rows_imported_before_the_index(tmp_path):

@@ -81,7 +81,8 @@ def _base(query: QueueQuery):
     return db.row_search if query.q else db.indicator_rows
 
 
-def conditions(query: QueueQuery, user_id: int | None, *, with_status: bool = True) -> list:
+def conditions(query: QueueQuery, user_id: int | None, *, with_status: bool = True, scan_text: bool = True) -> list:
+    """The filters as conditions (``scan_text=False``: without the search's LIKE, fulltext.decides)."""
     t = _base(query)
     out = []
     if query.year is not None:
@@ -100,7 +101,7 @@ def conditions(query: QueueQuery, user_id: int | None, *, with_status: bool = Tr
         out.append(t.c[f"l_{query.flag}"] == 1)
     if query.metric_type:
         out.append(t.c.l_metric_type == query.metric_type)
-    if query.q:
+    if query.q and scan_text:
         out.append(t.c.text.like(like(search_key(query.q)), escape="\\"))
     if with_status and query.status:
         out.append(_status_condition(query, user_id, t))
@@ -133,8 +134,10 @@ def _search_matches(conn, query: QueueQuery, user_id, *, with_status: bool):
     """The rows a text search matches, as a CTE materialized once (row_id, status, sort key)."""
     s = db.row_search
     key = s.c.margin if query.sort == "uncertainty" else s.c.risk
-    where = conditions(query, user_id, with_status=with_status)
-    if fulltext.enabled(conn) and (candidates := fulltext.candidates(search_key(query.q))) is not None:
+    searched = search_key(query.q)
+    candidates = fulltext.candidates(searched) if fulltext.enabled(conn) else None
+    where = conditions(query, user_id, with_status=with_status, scan_text=candidates is None or not fulltext.decides(searched))
+    if candidates is not None:
         where.append(candidates)
     return sa.select(s.c.row_id, s.c.status, key.label("k")).where(*where).cte("m").prefix_with("MATERIALIZED")
 
