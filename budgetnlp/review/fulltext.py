@@ -53,7 +53,7 @@ def match_expression(query: str) -> str | None:
 
 def decides(query_key: str) -> bool:
     """Whether the index alone finds exactly the rows whose text contains ``query_key``, so the
-    LIKE test can be left out (it reads every candidate's text: a third of a search's time). So
+    LIKE test can be left out (it reads every candidate's text: 15–40% of a search's SQL). So
     for one run of Chinese characters, ASCII letters or digits: its bigrams are adjacent tokens
     only inside one run of a row's text (a run ends in a one-character token), a single
     character is the first character of a bigram or a run's last token, and the tokenizer folds
