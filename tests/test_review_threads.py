@@ -20,7 +20,7 @@ from budgetnlp.review import db, queue, service, threads, users
 from budgetnlp.review.app import create_app
 from budgetnlp.review.cli import review_app
 
-from .review_fixtures import PASSWORD, login, make_run
+from .review_fixtures import PASSWORD, api_token, login, make_run
 
 WAIT_S = 20  # a request that should get through does so in well under this
 
@@ -115,11 +115,29 @@ def test_a_slow_handler_does_not_wait_for_the_quick_pool():
     anyio.run(main)
 
 
-@pytest.mark.parametrize("method, path, called", [
-    ("get", "/progress", "progress"), ("get", "/api/progress", "progress"), ("get", "/api/export", "_export"),
-    ("post", "/login", "login"),
-])
-def test_slow_handlers_run_in_the_slow_pool(tmp_path, run_folder, monkeypatch, method, path, called):
+def _bulk_by_api(client):
+    total = client.get("/api/queue", params={"flag": "vague"}).json()["total"]
+    return client.post("/api/bulk", params={"flag": "vague"}, json={"expected": total, "vague": 1},
+                       headers={"X-CSRF-Token": api_token(client)})
+
+
+def _bulk_by_form(client):
+    total = client.get("/api/queue", params={"flag": "vague"}).json()["total"]
+    return client.post("/bulk?flag=vague", data={"csrf_token": api_token(client), "expected": total, "vague": "1"},
+                       follow_redirects=False)
+
+
+def _login_again(client):
+    client.cookies.clear()
+    return login(client, "alice")
+
+
+@pytest.mark.parametrize("send, called, status", [
+    (lambda c: c.get("/progress"), "progress", 200), (lambda c: c.get("/api/progress"), "progress", 200),
+    (lambda c: c.get("/api/export"), "_export", 200), (_login_again, "login", 303),
+    (_bulk_by_api, "bulk_decide", 200), (_bulk_by_form, "_bulk", 303),
+], ids=["progress page", "progress API", "export", "login", "bulk API", "bulk form"])
+def test_slow_handlers_run_in_the_slow_pool(tmp_path, run_folder, monkeypatch, send, called, status):
     from budgetnlp.review.routes import api, auth, pages
 
     ran = []
@@ -133,11 +151,7 @@ def test_slow_handlers_run_in_the_slow_pool(tmp_path, run_folder, monkeypatch, m
     client = TestClient(make_app(tmp_path, run_folder))
     assert login(client, "alice").status_code == 303
     ran.clear()
-    if method == "post":
-        client.cookies.clear()
-        assert login(client, "alice").status_code == 303
-    else:
-        assert client.get(path).status_code == 200
+    assert send(client).status_code == status
     assert ran == [called]
 
 

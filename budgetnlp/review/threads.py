@@ -4,8 +4,9 @@ rendering).
 Python runs one thread at a time in a process. Left to itself, uvicorn hands every sync handler
 to a pool of 40 threads, so a worker serving ten reviewers has ten handlers taking turns at the
 GIL; each gives it up at every SQLite call and then waits for it again. Measured with
-``evaluation/bench_review.py`` (20 clients, 2 workers, 2 cores): 12.0 ms of CPU per request with
-40 threads, 11.2 with 3, 9.3 with 2, 7.8 with 1 — and p95 of the queue page 297 → 144 ms. So a
+``evaluation/bench_review.py`` (20 clients, 2 workers, 2 cores), alternating runs: 12.2 ms of CPU
+per request with 40 threads, 10.6 with 1, queue-page p95 296 → 214 ms (in a quieter spell: 12.0
+→ 7.8 ms, 297 → 144 ms; 2 and 3 threads fall between). So a
 worker runs its quick handlers one at a time (``review serve --threads``, default 1) and scales
 by processes (``--workers``). The few slow handlers — scrypt at login, the progress page's
 agreement figures, exports, bulk labelling — run in a second small pool (:func:`run_slow`), so
