@@ -6,6 +6,7 @@ TestClient as a context manager, as uvicorn starts the app."""
 
 from __future__ import annotations
 
+import inspect
 import threading
 from types import SimpleNamespace
 
@@ -93,8 +94,36 @@ def test_quick_handlers_run_one_at_a_time(tmp_path, run_folder, monkeypatch):
             assert blocked.entered.wait(WAIT_S)
             second, second_answers = blocked.get(client, "/api/me")
             second.join(1.0)
-            assert second.is_alive() and not second_answers  # waiting for the pool's one thread
+            assert second.is_alive() and not second_answers  # waiting: one quick handler at a time
         assert [a.status_code for a in first_answers + second_answers] == [200, 200]
+
+
+def test_with_more_threads_quick_handlers_run_side_by_side(tmp_path, run_folder, monkeypatch):
+    """``--threads 3`` (a database server on another machine): a second request is answered
+    while the first one's handler waits."""
+    app = make_app(tmp_path, run_folder, request_threads=3)
+    with TestClient(app) as client:
+        assert login(client, "alice").status_code == 303
+        with Blocked(monkeypatch, queue, "queue") as blocked:
+            first, first_answers = blocked.get(client, "/queue")
+            assert blocked.entered.wait(WAIT_S)
+            second, second_answers = blocked.get(client, "/api/me")
+            second.join(WAIT_S)
+            assert not second.is_alive() and [a.status_code for a in second_answers] == [200]
+            assert first.is_alive() and not first_answers
+        assert [a.status_code for a in first_answers] == [200]
+
+
+@pytest.mark.parametrize("tokens, on_the_loop", [(1, True), (3, False)])
+def test_quick_work_runs_on_the_event_loop_only_with_one_thread(tokens, on_the_loop):
+    """One thread: no hand-over to a thread and back (it cost CPU on every call); more: the pool."""
+    async def main():
+        anyio.to_thread.current_default_thread_limiter().total_tokens = tokens
+        value, ident = await threads.quick(lambda x: (x, threading.get_ident()))(7)
+        assert value == 7 and (ident == threading.get_ident()) is on_the_loop
+        assert (await threads.run_quick(threading.get_ident) == threading.get_ident()) is on_the_loop
+
+    anyio.run(main)
 
 
 def test_a_slow_handler_does_not_wait_for_the_quick_pool():
@@ -113,6 +142,25 @@ def test_a_slow_handler_does_not_wait_for_the_quick_pool():
                 release.set()
 
     anyio.run(main)
+
+
+def test_every_handler_and_dependency_is_async(tmp_path, run_folder):
+    """FastAPI hands a sync handler or dependency to a thread by itself; here blocking work goes
+    through threads.quick or threads.run_slow instead, so every route's calls are async."""
+    from fastapi.routing import APIRoute
+
+    def calls(dependant):
+        yield dependant.call
+        for sub in dependant.dependencies:
+            yield from calls(sub)
+
+    from budgetnlp.review.routes import api, auth, pages
+
+    app_routes = make_app(tmp_path, run_folder).routes
+    routes = [r for router in (api.router, auth.router, pages.router) for r in router.routes]
+    routes += [r for r in app_routes if isinstance(r, APIRoute)]
+    assert len(routes) > 20 and all(isinstance(r, APIRoute) for r in routes)
+    assert [f"{r.path}: {c.__name__}" for r in routes for c in calls(r.dependant) if not inspect.iscoroutinefunction(c)] == []
 
 
 def _bulk_by_api(client):

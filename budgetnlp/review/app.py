@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -77,9 +77,8 @@ def create_app(database_url: str, *, session_secret: str | None = None, session_
     app.include_router(pages.router)
     app.include_router(api.router)
 
-    @app.get("/openapi.json", include_in_schema=False)
-    def openapi_json(request: Request):
-        api_user(request)
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(api_user)])
+    async def openapi_json():
         return JSONResponse(app.openapi())
 
     app.add_middleware(SessionMiddleware, secret_key=session_secret or users.session_secret(engine),

@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from . import users
 from .errors import Throttled
 from .security import client_address
+from .threads import quick
 
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -93,6 +94,7 @@ def basic_user(request: Request) -> dict | None:
     return user
 
 
+@quick
 def page_user(request: Request) -> dict:
     user = session_user(request)
     if user is None:
@@ -101,6 +103,7 @@ def page_user(request: Request) -> dict:
     return user
 
 
+@quick
 def api_user(request: Request) -> dict:
     user = session_user(request)
     if user is not None:

@@ -8,7 +8,9 @@ GIL; each gives it up at every SQLite call and then waits for it again. Measured
 per request with 40 threads, 10.6 with 1, queue-page p95 296 → 214 ms (in a quieter spell: 12.0
 → 7.8 ms, 297 → 144 ms; 2 and 3 threads fall between). So a
 worker runs its quick handlers one at a time (``review serve --threads``, default 1) and scales
-by processes (``--workers``). The few slow handlers — scrypt at login, the progress page's
+by processes (``--workers``). With one thread they run on the event loop itself (:func:`quick`):
+FastAPI would otherwise hand every sync handler and sync dependency to the thread and back.
+The few slow handlers — scrypt at login, the progress page's
 agreement figures, exports, bulk labelling — run in a second small pool (:func:`run_slow`), so
 a reviewer's queue page never waits behind them.
 
@@ -40,6 +42,28 @@ def lifespan(threads: int):
         yield
 
     return run
+
+
+def quick(function):
+    """``function`` (sync) as an async handler or dependency for FastAPI. With one thread for
+    quick handlers (the default) it runs on the event loop itself: the worker serves one
+    request at a time either way, and handing each call to the thread and back cost ~0.4 ms of
+    CPU (a page request made two or three such calls). With more threads it runs in their pool."""
+
+    @functools.wraps(function)
+    async def run(*args, **kwargs):
+        return await run_quick(function, *args, **kwargs)
+
+    return run
+
+
+async def run_quick(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` as a quick handler's work: see :func:`quick`."""
+    import anyio.to_thread
+
+    if anyio.to_thread.current_default_thread_limiter().total_tokens == 1:
+        return function(*args, **kwargs)
+    return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs))
 
 
 def slow_limiter():

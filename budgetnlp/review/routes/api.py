@@ -7,7 +7,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from ...schema import FLAGS
 from .. import decisions, exports, progress, queue, rows
@@ -16,14 +15,14 @@ from ..deps import ApiWriter, api_user, csrf_token
 from ..errors import ValidationError
 from ..queue import QueueQuery
 from ..schemas import BatchIn, BulkIn, ConflictOut, DecisionIn, MetricType, SaveOut, UndoIn, UndoOut
-from ..threads import run_slow
+from ..threads import quick, run_quick, run_slow
 from .pages import queue_query
 
 router = APIRouter(prefix="/api", dependencies=[Depends(api_user)], tags=["review"])
 CONFLICT = {409: {"model": ConflictOut, "description": "版本冲突：该行已被他人保存"}}
 
 
-def filters(
+async def filters(  # no I/O: no thread
     sort: Literal["risk", "uncertainty"] = "risk",
     year: int | None = Query(None, ge=1900, le=2200),
     department: str | None = Query(None, max_length=200),
@@ -48,6 +47,7 @@ def _saved(request: Request, result):
 
 
 @router.get("/me", summary="当前登录用户（会话登录时附 CSRF 令牌，供 JSON 写操作使用）")
+@quick
 def me(request: Request):
     user = request.state.user
     out = {"name": user["name"], "role": user["role"], "auth": request.state.auth}
@@ -57,12 +57,14 @@ def me(request: Request):
 
 
 @router.get("/queue", summary="审核队列的一页，附各状态的行数")
+@quick
 def api_queue(request: Request, query: QueueQuery = Depends(filters)):
     return JSONResponse(queue.queue(request.app.state.engine, query, request.state.user, request.app.state.queue_cache,
                                     newer_than=queue.fresh_after(query, request.session)))  # plain JSON values already
 
 
 @router.get("/rows/{row_id}", summary="一行：模型预测、当前判断与版本、同项目各行、审核历史（未审过时不显示他人判断）")
+@quick
 def api_row(request: Request, row_id: str):
     view = rows.row_view(request.app.state.engine, row_id, queue_query(request.query_params), request.state.user)
     view["project"] = [{k: r[k] for k in ("row_id", "level1", "level2", "name", "value", "labels", "status", "version")}
@@ -71,6 +73,7 @@ def api_row(request: Request, row_id: str):
 
 
 @router.get("/rows/{row_id}/history", summary="一行的全部审核记录，新的在前（未审过时只含自己的记录）")
+@quick
 def api_row_history(request: Request, row_id: str, reveal: bool = False):
     return rows.visible_history(request.app.state.engine, row_id, request.state.user, reveal=reveal)
 
@@ -80,13 +83,13 @@ def api_row_history(request: Request, row_id: str, reveal: bool = False):
 async def api_save(request: Request, row_id: str, body: DecisionIn, user: ApiWriter):
     # async, the database work in one thread: a sync endpoint with a response model costs two
     # thread handoffs (the call, then the response's validation)
-    return _saved(request, await run_in_threadpool(decisions.save_decision, request.app.state.engine, user, row_id,
+    return _saved(request, await run_quick(decisions.save_decision, request.app.state.engine, user, row_id,
                                                    body.to_service(), "api"))
 
 
 @router.post("/undo", response_model=UndoOut, responses=CONFLICT, summary="撤销自己的一次保存（其后无人保存过该行时）")
 async def api_undo(request: Request, body: UndoIn, user: ApiWriter):
-    return _saved(request, await run_in_threadpool(decisions.undo_decision, request.app.state.engine, user, body.decision_id))
+    return _saved(request, await run_quick(decisions.undo_decision, request.app.state.engine, user, body.decision_id))
 
 
 @router.post("/bulk", response_model=list[SaveOut], responses=CONFLICT,
@@ -97,12 +100,14 @@ async def api_bulk(request: Request, body: BulkIn, user: ApiWriter, query: Queue
 
 
 @router.get("/projects/{key}", summary="一个项目的全部行")
+@quick
 def api_project(request: Request, key: str, reveal: bool = False):
     return rows.project_rows(request.app.state.engine, key, request.state.user, reveal=reveal)
 
 
 @router.post("/projects/{key}/decisions", response_model=list[SaveOut], responses=CONFLICT,
              summary="一次保存一个项目中多行的判断（全部成功或全部不保存）")
+@quick
 def api_project_save(request: Request, key: str, body: BatchIn, user: ApiWriter):
     engine = request.app.state.engine
     known = {r["row_id"] for r in rows.project_rows(engine, key)}
@@ -113,6 +118,7 @@ def api_project_save(request: Request, key: str, body: BatchIn, user: ApiWriter)
 
 
 @router.get("/history", summary="全部行中最新的审核记录")
+@quick
 def api_history(request: Request, limit: int = Query(100, ge=1, le=5000)):
     return rows.history(request.app.state.engine, limit=limit)
 
@@ -136,5 +142,6 @@ async def api_progress(request: Request):
 
 
 @router.get("/models", summary="模型版本及其指标")
+@quick
 def api_models(request: Request):
     return progress.model_versions(request.app.state.engine)

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.concurrency import run_in_threadpool
 
 from ...schema import FLAGS
 from .. import decisions, progress, queue, rows
@@ -18,7 +17,7 @@ from ..errors import Conflict, ValidationError
 from ..queue import QueueQuery
 from ..security import int_param
 from ..templating import render
-from ..threads import run_slow
+from ..threads import quick, run_quick, run_slow
 
 router = APIRouter(dependencies=[Depends(page_user)], include_in_schema=False)
 
@@ -46,11 +45,12 @@ def _flash(request: Request):
 
 
 @router.get("/")
-def home():
+async def home():
     return RedirectResponse("/queue", status_code=303)
 
 
 @router.get("/queue", response_class=HTMLResponse)
+@quick
 def queue_page(request: Request):
     query = queue_query(request.query_params)
     page = queue.queue(request.app.state.engine, query, request.state.user, request.app.state.queue_cache,
@@ -68,6 +68,7 @@ def row_context(request: Request, row_id: str, query: QueueQuery) -> dict:
 
 
 @router.get("/rows/{row_id}", response_class=HTMLResponse)
+@quick
 def row_page(request: Request, row_id: str):
     return render(request, "row.html", row_context(request, row_id, queue_query(request.query_params)))
 
@@ -93,7 +94,7 @@ def _remember_save(request: Request, saved: dict, name: str, every: list | None 
 async def row_save(request: Request, row_id: str):
     form = await request.form()
     check_csrf(request, form.get("csrf_token"))
-    return await run_in_threadpool(_row_save, request, row_id, form)  # database work off the event loop
+    return await run_quick(_row_save, request, row_id, form)  # database work off the event loop
 
 
 def _row_save(request: Request, row_id: str, form):
@@ -120,7 +121,7 @@ async def undo(request: Request):
     form = await request.form()
     check_csrf(request, form.get("csrf_token"))
     decision_id = int_param(form.get("decision_id"), "decision_id", 0, 1)
-    result = await run_in_threadpool(decisions.undo_decision, request.app.state.engine, request.state.user, decision_id)
+    result = await run_quick(decisions.undo_decision, request.app.state.engine, request.state.user, decision_id)
     request.session.pop("last_save", None)
     queue.note_own_saves(request.session, result | {"previous_status": None})
     request.session["flash"] = {"kind": "undone", "version": result["version"]}
@@ -134,6 +135,7 @@ def _project_context(request: Request, key: str, **extra) -> dict:
 
 
 @router.get("/projects/{key}", response_class=HTMLResponse)
+@quick
 def project_page(request: Request, key: str):
     return render(request, "project.html", _project_context(request, key))
 
@@ -142,7 +144,7 @@ def project_page(request: Request, key: str):
 async def project_save(request: Request, key: str):
     form = await request.form(max_fields=20000)
     check_csrf(request, form.get("csrf_token"))
-    return await run_in_threadpool(_project_save, request, key, form)
+    return await run_quick(_project_save, request, key, form)
 
 
 def _changed(decision: Decision, row: dict) -> bool:
@@ -208,5 +210,6 @@ async def progress_page(request: Request):
 
 
 @router.get("/docs", response_class=HTMLResponse)
+@quick
 def docs_page(request: Request):
     return render(request, "docs.html", {})
