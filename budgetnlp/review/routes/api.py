@@ -81,10 +81,10 @@ def api_row_history(request: Request, row_id: str, reveal: bool = False):
 @router.post("/rows/{row_id}/decision", response_model=SaveOut, responses=CONFLICT,
              summary="保存一行的判断（base_version 过期时返回 409）")
 async def api_save(request: Request, row_id: str, body: DecisionIn, user: ApiWriter):
-    # async, the database work in one thread: a sync endpoint with a response model costs two
-    # thread handoffs (the call, then the response's validation)
+    # async, the database work through run_quick: a sync endpoint with a response model would
+    # cost two thread handoffs (the call, then the response's validation)
     return _saved(request, await run_quick(decisions.save_decision, request.app.state.engine, user, row_id,
-                                                   body.to_service(), "api"))
+                                           body.to_service(), "api"))
 
 
 @router.post("/undo", response_model=UndoOut, responses=CONFLICT, summary="撤销自己的一次保存（其后无人保存过该行时）")

@@ -94,7 +94,7 @@ def _remember_save(request: Request, saved: dict, name: str, every: list | None 
 async def row_save(request: Request, row_id: str):
     form = await request.form()
     check_csrf(request, form.get("csrf_token"))
-    return await run_quick(_row_save, request, row_id, form)  # database work off the event loop
+    return await run_quick(_row_save, request, row_id, form)  # the database work: see threads.quick
 
 
 def _row_save(request: Request, row_id: str, form):
