@@ -149,12 +149,12 @@ def test_every_handler_and_dependency_is_async(tmp_path, run_folder):
     through threads.quick or threads.run_slow instead, so every route's calls are async."""
     from fastapi.routing import APIRoute
 
+    from budgetnlp.review.routes import api, auth, pages
+
     def calls(dependant):
         yield dependant.call
         for sub in dependant.dependencies:
             yield from calls(sub)
-
-    from budgetnlp.review.routes import api, auth, pages
 
     app_routes = make_app(tmp_path, run_folder).routes
     routes = [r for router in (api.router, auth.router, pages.router) for r in router.routes]
