@@ -84,34 +84,24 @@ def test_the_worker_pool_for_quick_handlers_is_set_at_startup(tmp_path, run_fold
         assert app.state.slow_limiter.total_tokens == threads.SLOW_THREADS
 
 
-def test_quick_handlers_run_one_at_a_time(tmp_path, run_folder, monkeypatch):
-    """With one thread, a second request waits for the first one's handler to finish."""
-    app = make_app(tmp_path, run_folder, request_threads=1)
+@pytest.mark.parametrize("count", [1, 3])
+def test_quick_handlers_run_one_at_a_time_unless_given_more_threads(tmp_path, run_folder, monkeypatch, count):
+    """With one thread, a second request waits for the first one's handler to finish; with
+    ``--threads 3`` (a database server on another machine) it is answered meanwhile."""
+    app = make_app(tmp_path, run_folder, request_threads=count)
     with TestClient(app) as client:
         assert login(client, "alice").status_code == 303
         with Blocked(monkeypatch, queue, "queue") as blocked:
             first, first_answers = blocked.get(client, "/queue")
             assert blocked.entered.wait(WAIT_S)
             second, second_answers = blocked.get(client, "/api/me")
-            second.join(1.0)
-            assert second.is_alive() and not second_answers  # waiting: one quick handler at a time
-        assert [a.status_code for a in first_answers + second_answers] == [200, 200]
-
-
-def test_with_more_threads_quick_handlers_run_side_by_side(tmp_path, run_folder, monkeypatch):
-    """``--threads 3`` (a database server on another machine): a second request is answered
-    while the first one's handler waits."""
-    app = make_app(tmp_path, run_folder, request_threads=3)
-    with TestClient(app) as client:
-        assert login(client, "alice").status_code == 303
-        with Blocked(monkeypatch, queue, "queue") as blocked:
-            first, first_answers = blocked.get(client, "/queue")
-            assert blocked.entered.wait(WAIT_S)
-            second, second_answers = blocked.get(client, "/api/me")
-            second.join(WAIT_S)
-            assert not second.is_alive() and [a.status_code for a in second_answers] == [200]
+            second.join(1.0 if count == 1 else WAIT_S)
             assert first.is_alive() and not first_answers
-        assert [a.status_code for a in first_answers] == [200]
+            if count == 1:
+                assert second.is_alive() and not second_answers  # waiting: one quick handler at a time
+            else:
+                assert not second.is_alive() and [a.status_code for a in second_answers] == [200]
+        assert [a.status_code for a in first_answers + second_answers] == [200, 200]
 
 
 @pytest.mark.parametrize("tokens, on_the_loop", [(1, True), (3, False)])
