@@ -30,7 +30,8 @@ SLOW_THREADS = 2
 
 
 def lifespan(threads: int):
-    """The app's lifespan: sets the worker's thread pool for sync handlers to ``threads``."""
+    """The app's lifespan: sets the worker's pool for quick handlers to ``threads`` (with 1,
+    :func:`quick` runs them on the event loop instead)."""
     if not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a whole number ≥ 1, not {threads!r}")
 
