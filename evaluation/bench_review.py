@@ -115,8 +115,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, port: int, workers: int, threads: int | None = None) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+def start_server(url: str, port: int, workers: int, threads: int | None = None,
+                 tmp: Path | None = None) -> subprocess.Popen:
+    """``review serve``; with ``tmp``, its temporary files (the workers' share file) go there."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               **({"TMPDIR": str(tmp)} if tmp else {}))
     process = subprocess.Popen(
         [sys.executable, "-m", "budgetnlp.review.cli", "serve", "--db", url, "--port", str(port),
          "--workers", str(workers), *(["--threads", str(threads)] if threads else []), "--log-level", "warning"],
@@ -186,9 +189,11 @@ class Browser:
         self.host, self.port, self.timeout = parsed.hostname, parsed.port or 80, timeout
         self.cookies: dict[str, str] = {}
         self.conn: http.client.HTTPConnection | None = None
+        self.connections = 0  # opened: the first, and one after each Connection: close
 
     def _connect(self) -> http.client.HTTPConnection:
         if self.conn is None:
+            self.connections += 1
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self.conn.connect()
             self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -258,6 +263,7 @@ class Client(threading.Thread):
         self.saved: list[dict] = []
         self.conflicts = 0
         self.errors: list[str] = []
+        self.connections = 0
 
     def login(self, client) -> str:
         page = client.get("/login")
@@ -318,6 +324,7 @@ class Client(threading.Thread):
                 if self.think:
                     time.sleep(min(self.rng.expovariate(1 / self.think), max(0.0, self.stop_at - time.monotonic())))
         finally:
+            self.connections = client.connections
             client.close()
 
     def check(self, response, what):
@@ -359,6 +366,15 @@ def cpu_by_process(pid: int | None = None, children: bool = True) -> dict[int, f
         return out
     except psutil.Error:
         return None
+
+
+def mid_run_shares(server_tmp: Path) -> list[int] | None:
+    """Each worker's open connections, from the workers' share file (``review serve`` keeps it
+    in its temporary folder; None with one worker, or without ``fcntl``)."""
+    from budgetnlp.review import connections
+
+    files = sorted(server_tmp.glob("budgetnlp-review-*.workers"))
+    return connections.read_counts(files[0]) if files else None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -420,7 +436,9 @@ def main() -> int:
         print(f"  synthesized in {built['synthesize_s']:.1f} s, inserted in {built['insert_s']:.1f} s "
               f"({args.rows / built['insert_s']:,.0f} rows/s)", flush=True)
         port = free_port()
-        server = start_server(url, port, args.workers, args.threads)
+        server_tmp = folder / "server-tmp"
+        server_tmp.mkdir(exist_ok=True)
+        server = start_server(url, port, args.workers, args.threads, tmp=server_tmp)
         try:
             ids = built["ids"]
             hot = random.Random(1).sample(ids, min(args.hot, len(ids)))
@@ -434,14 +452,16 @@ def main() -> int:
             started = time.monotonic()
             for c in clients:
                 c.start()
+            time.sleep(args.seconds / 2)
+            shares = mid_run_shares(server_tmp)
             for c in clients:
                 c.join()
             elapsed = time.monotonic() - started
             server_after, client_after = cpu_by_process(server.pid), cpu_by_process(children=False)
             server_cpu = client_cpu = None
             if server_before is not None and server_after is not None:
-                # per process: uvicorn's workers each run on one core (the GIL), so an uneven
-                # share of the clients' connections shows here
+                # per process: uvicorn's workers each run on one core (the GIL); a worker that
+                # idles while the other is saturated shows here
                 per_worker = sorted((v - server_before.get(p, 0.0) for p, v in server_after.items()), reverse=True)
                 server_cpu, client_cpu = sum(per_worker), sum(client_after.values()) - sum(client_before.values())
             load_after = os.getloadavg()[0]
@@ -482,6 +502,9 @@ def main() -> int:
     print(f"history lines: {integrity['history_lines']}; lost: {integrity['lost']}; duplicated: {integrity['duplicated']}; "
           f"in history but never acknowledged: {integrity['unacknowledged']}; rows whose version ≠ their history: "
           f"{integrity['row_version_mismatch']}")
+    if shares:
+        print(f"connections per worker at mid-run (the workers' own counts): {', '.join(map(str, shares))}; "
+              f"connections the clients opened: {sum(c.connections for c in clients)} for {len(clients)} clients")
     for e in errors[:10]:
         print(f"  error: {e}")
     ok = not errors and integrity["lost"] == 0 and integrity["duplicated"] == 0 and integrity["unacknowledged"] == 0 \
@@ -491,7 +514,8 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": args.rows, "clients": args.clients, "seconds": elapsed, "workers": args.workers, "threads": args.threads,
-                                         "think_s": args.think, "server_cpu_s": server_cpu, "server_cpu_per_process_s": per_worker if server_cpu is not None else None, "client_cpu_s": client_cpu,
+                                         "think_s": args.think, "server_cpu_s": server_cpu, "server_cpu_per_process_s": per_worker if server_cpu is not None else None,
+                                         "connections_per_worker_mid_run": shares, "connections_opened": sum(c.connections for c in clients), "client_cpu_s": client_cpu,
                                          "load_average": [load_before, load_after], "cpus": os.cpu_count(), "latency": figures, "conflicts": conflicts, "errors": len(errors),
                                          "integrity": integrity}, indent=2), encoding="utf-8")
     return 0 if ok and fast else (1 if not ok else 2)

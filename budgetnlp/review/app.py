@@ -27,7 +27,6 @@ Conflicts
 
 from __future__ import annotations
 
-import functools
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
@@ -35,7 +34,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from . import db, queue, threads, users
+from . import connections, db, queue, threads, users
 from .deps import ApiAuthError, Forbidden, LoginRequired, api_user
 from .errors import Conflict, NotFound, ValidationError
 from .routes import api, auth, pages
@@ -140,47 +139,21 @@ def _handle_errors(app: FastAPI) -> None:
                              "current": exc.current}, status_code=409)
 
 
-def __getattr__(name: str):
-    # uvicorn imports the protocol class by name ("budgetnlp.review.app:NoDelayH11Protocol")
-    if name == "NoDelayH11Protocol":
-        return _no_delay_protocol()
-    raise AttributeError(name)
-
-
-@functools.lru_cache(maxsize=1)
-def _no_delay_protocol():
-    """uvicorn's h11 protocol, with TCP_NODELAY set on each accepted connection.
-
-    With --workers > 1 uvicorn binds the listening socket itself, and asyncio then leaves Nagle's
-    algorithm on: a response written as headers + body waits for the client's delayed ACK, ~40 ms
-    per request. Setting TCP_NODELAY per connection avoids that."""
-    import socket
-
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class NoDelayH11Protocol(H11Protocol):
-        def connection_made(self, transport):
-            sock = transport.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                try:
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except OSError:  # pragma: no cover - not a TCP socket after all
-                    pass
-            super().connection_made(transport)
-
-    return NoDelayH11Protocol
-
-
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory budgetnlp.review.app:app_from_env`` (multi-worker serving):
     the database URL from $BUDGETNLP_REVIEW_DB, the session max age from
     $BUDGETNLP_REVIEW_SESSION_MAX_AGE, Secure cookies when $BUDGETNLP_REVIEW_SECURE_COOKIES=1,
-    the threads per worker from $BUDGETNLP_REVIEW_THREADS."""
+    the threads per worker from $BUDGETNLP_REVIEW_THREADS; with $BUDGETNLP_REVIEW_WORKER_SHARE,
+    the workers keep their shares of the connections even (:mod:`.connections`)."""
     import os
 
-    return create_app(
+    app = create_app(
         db.database_url(None), migrate=False,
         session_max_age=int(os.environ.get("BUDGETNLP_REVIEW_SESSION_MAX_AGE", DEFAULT_SESSION_MAX_AGE)),
         secure_cookies=os.environ.get("BUDGETNLP_REVIEW_SECURE_COOKIES") == "1",
         request_threads=int(os.environ.get("BUDGETNLP_REVIEW_THREADS", threads.DEFAULT_THREADS)),
     )
+    share = connections.join()
+    if share is not None:
+        app.add_middleware(connections.ShedMiddleware, share=share)
+    return app

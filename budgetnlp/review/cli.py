@@ -26,8 +26,9 @@ review_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: uvicorn's h11 protocol with TCP_NODELAY on every connection (see budgetnlp.review.app.NoDelayH11Protocol)
-HTTP_PROTOCOL = "budgetnlp.review.app:NoDelayH11Protocol"
+#: uvicorn's h11 protocol with TCP_NODELAY on every connection, each counted in its worker's share
+#: (see budgetnlp.review.connections)
+HTTP_PROTOCOL = "budgetnlp.review.connections:H11Protocol"
 DB_HELP = "Database: an SQLAlchemy URL (sqlite:///path, postgresql+psycopg://user@host/db) or an SQLite file path. Default: $BUDGETNLP_REVIEW_DB or ./review.sqlite3."
 
 
@@ -106,8 +107,17 @@ def serve(
     os.environ["BUDGETNLP_REVIEW_SESSION_MAX_AGE"] = str(session_max_age)
     os.environ["BUDGETNLP_REVIEW_SECURE_COOKIES"] = "1" if secure_cookies else "0"
     os.environ["BUDGETNLP_REVIEW_THREADS"] = str(threads)
-    uvicorn.run("budgetnlp.review.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                http=HTTP_PROTOCOL)
+    from .connections import SHARE_ENV, create_share_file
+
+    share_file = create_share_file(workers)
+    if share_file is not None:
+        os.environ[SHARE_ENV] = str(share_file)
+    try:
+        uvicorn.run("budgetnlp.review.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, http=HTTP_PROTOCOL)
+    finally:
+        if share_file is not None:
+            share_file.unlink(missing_ok=True)
 
 
 @review_app.command("import")
