@@ -116,14 +116,18 @@ def free_port() -> int:
 
 
 def start_server(url: str, port: int, workers: int, threads: int | None = None,
-                 tmp: Path | None = None) -> subprocess.Popen:
-    """``review serve``; with ``tmp``, its temporary files (the workers' share file) go there."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                 tmp: Path | None = None, root: Path | None = None) -> subprocess.Popen:
+    """``review serve`` from the checkout ``root`` (default: this one); with ``tmp``, its temporary
+    files (the workers' share file) go there. It runs in ``root``: ``python -m`` puts the working
+    directory first on the import path, so a server started elsewhere could import another
+    checkout's code."""
+    root = root or ROOT
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                **({"TMPDIR": str(tmp)} if tmp else {}))
     process = subprocess.Popen(
         [sys.executable, "-m", "budgetnlp.review.cli", "serve", "--db", url, "--port", str(port),
          "--workers", str(workers), *(["--threads", str(threads)] if threads else []), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -368,9 +372,21 @@ def cpu_by_process(pid: int | None = None, children: bool = True) -> dict[int, f
         return None
 
 
-def mid_run_shares(server_tmp: Path) -> list[int] | None:
-    """Each worker's open connections, from the workers' share file (``review serve`` keeps it
-    in its temporary folder; None with one worker, or without ``fcntl``)."""
+def connections_per_worker(server_pid: int, port: int, server_tmp: Path) -> list[int] | None:
+    """Each worker's open connections to ``port``: as the kernel counts them (psutil), else from
+    the workers' share file (``review serve`` keeps it in its temporary folder); None without
+    either (one worker without psutil, or no ``fcntl``)."""
+    try:
+        import psutil
+
+        children = psutil.Process(server_pid).children(recursive=True)
+        counts = [sum(1 for c in child.net_connections("tcp") if c.status == "ESTABLISHED" and c.laddr.port == port)
+                  for child in children]
+        return sorted((n for n in counts if n), reverse=True) or [0]
+    except ImportError:
+        pass
+    except psutil.Error:
+        return None
     from budgetnlp.review import connections
 
     files = sorted(server_tmp.glob("budgetnlp-review-*.workers"))
@@ -453,7 +469,7 @@ def main() -> int:
             for c in clients:
                 c.start()
             time.sleep(args.seconds / 2)
-            shares = mid_run_shares(server_tmp)
+            shares = connections_per_worker(server.pid, port, server_tmp)
             for c in clients:
                 c.join()
             elapsed = time.monotonic() - started
@@ -503,7 +519,7 @@ def main() -> int:
           f"in history but never acknowledged: {integrity['unacknowledged']}; rows whose version ≠ their history: "
           f"{integrity['row_version_mismatch']}")
     if shares:
-        print(f"connections per worker at mid-run (the workers' own counts): {', '.join(map(str, shares))}; "
+        print(f"connections per worker at mid-run: {', '.join(map(str, shares))}; "
               f"connections the clients opened: {sum(c.connections for c in clients)} for {len(clients)} clients")
     for e in errors[:10]:
         print(f"  error: {e}")
