@@ -115,6 +115,15 @@ def test_worker_processes_claim_their_own_slots_and_a_restarted_worker_takes_ove
         path.unlink()
 
 
+def test_a_worker_without_a_slot_serves_unbalanced_with_a_warning(tmp_path, caplog, monkeypatch):
+    """A worker that cannot claim a slot must still start: uvicorn would restart it forever."""
+    path = tmp_path / "gone.workers"
+    assert connections.join(path) is None
+    assert "not balanced" in caplog.text and "gone.workers" in caplog.text
+    monkeypatch.delenv(connections.SHARE_ENV, raising=False)
+    assert connections.join() is None  # one worker: no file to join
+
+
 class _Share:
     def __init__(self, close: bool):
         self.close = close

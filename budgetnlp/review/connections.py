@@ -19,6 +19,7 @@ Without ``fcntl`` (Windows) the workers run unbalanced, as uvicorn leaves them.
 from __future__ import annotations
 
 import functools
+import logging
 import mmap
 import os
 import socket
@@ -117,12 +118,19 @@ class WorkerShare:
 
 def join(path: str | Path | None = None) -> WorkerShare | None:
     """Claims this worker's slot in the file named by ``path`` or $BUDGETNLP_REVIEW_WORKER_SHARE
-    (None when neither is set, as with one worker, or where locks are missing)."""
+    (None when neither is set, as with one worker, or where locks are missing). A worker that
+    cannot claim one serves unbalanced, with a warning, rather than fail to start (uvicorn would
+    start it again and again)."""
     global _share
     path = path or os.environ.get(SHARE_ENV)
     if not path or fcntl is None:
         return None
-    _share = WorkerShare(path)
+    try:
+        _share = WorkerShare(path)
+    except (OSError, RuntimeError) as exc:
+        logging.getLogger("budgetnlp.review").warning(
+            "budgetnlp review: this worker's connections are not balanced with the others' (%s: %s)", path, exc)
+        return None
     return _share
 
 
