@@ -170,12 +170,18 @@ def _login_again(client):
     return login(client, "alice")
 
 
+def _basic_auth(client):
+    client.cookies.clear()
+    return client.get("/api/me", auth=("alice", PASSWORD))
+
+
 @pytest.mark.parametrize("send, called, status", [
     (lambda c: c.get("/progress"), "progress", 200), (lambda c: c.get("/api/progress"), "progress", 200),
     (lambda c: c.get("/api/export"), "_export", 200), (_login_again, "login", 303),
-    (_bulk_by_api, "bulk_decide", 200), (_bulk_by_form, "_bulk", 303),
-], ids=["progress page", "progress API", "export", "login", "bulk API", "bulk form"])
+    (_bulk_by_api, "bulk_decide", 200), (_bulk_by_form, "_bulk", 303), (_basic_auth, "login", 200),
+], ids=["progress page", "progress API", "export", "login", "bulk API", "bulk form", "HTTP Basic, not cached"])
 def test_slow_handlers_run_in_the_slow_pool(tmp_path, run_folder, monkeypatch, send, called, status):
+    from budgetnlp.review import deps
     from budgetnlp.review.routes import api, auth, pages
 
     ran = []
@@ -184,13 +190,30 @@ def test_slow_handlers_run_in_the_slow_pool(tmp_path, run_folder, monkeypatch, s
         ran.append(function.__name__)
         return function(*args, **kwargs)
 
-    for module in (api, auth, pages):
+    for module in (api, auth, pages, deps):
         monkeypatch.setattr(module, "run_slow", recording)
     client = TestClient(make_app(tmp_path, run_folder))
     assert login(client, "alice").status_code == 303
     ran.clear()
     assert send(client).status_code == status
     assert ran == [called]
+
+
+def test_http_basic_checks_a_password_in_the_slow_pool_only_until_it_is_cached(tmp_path, run_folder, monkeypatch):
+    from budgetnlp.review import deps
+
+    ran = []
+
+    async def recording(request, function, *args, **kwargs):
+        ran.append(function.__name__)
+        return function(*args, **kwargs)
+
+    monkeypatch.setattr(deps, "run_slow", recording)
+    client = TestClient(make_app(tmp_path, run_folder))
+    assert [_basic_auth(client).status_code for _ in range(3)] == [200, 200, 200]
+    assert ran == ["login"]
+    assert client.get("/api/me", auth=("alice", "wrong")).status_code == 401
+    assert ran == ["login", "login"]
 
 
 def test_thread_counts_are_checked():

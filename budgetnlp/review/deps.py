@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from . import users
 from .errors import Throttled
 from .security import client_address
-from .threads import quick
+from .threads import quick, run_quick, run_slow
 
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -69,7 +69,7 @@ def session_user(request: Request) -> dict | None:
     return user
 
 
-def basic_user(request: Request) -> dict | None:
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("basic "):
         return None
@@ -77,20 +77,39 @@ def basic_user(request: Request) -> dict | None:
         name, _, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise ApiAuthError(401, "malformed Basic credentials") from None
+    return name, password
+
+
+def _cached_basic_user(request: Request, name: str, password: str) -> dict | None:
+    """The account of credentials checked before, if it has not been reset or disabled since."""
     engine, cache = request.app.state.engine, request.app.state.basic_cache
     hit = cache.get(name, password)
-    if hit is not None:
-        user = users.get_user(engine, hit[0])
-        if user is not None and user["stamp"] == hit[1]:
-            return user
-        cache.drop(name, password)  # reset or disabled since: check the password again
+    if hit is None:
+        return None
+    user = users.get_user(engine, hit[0])
+    if user is not None and user["stamp"] == hit[1]:
+        return user
+    cache.drop(name, password)  # reset or disabled since: check the password again
+    return None
+
+
+async def basic_user(request: Request) -> dict | None:
+    """The account of the request's HTTP Basic credentials (None without any). Checking a
+    password not cached (scrypt, tens of ms) runs in the slow pool, as a form login does."""
+    credentials = _basic_credentials(request)
+    if credentials is None:
+        return None
+    name, password = credentials
+    user = await run_quick(_cached_basic_user, request, name, password)
+    if user is not None:
+        return user
     try:
-        user = users.login(engine, name, password, client_address(request))
+        user = await run_slow(request, users.login, request.app.state.engine, name, password, client_address(request))
     except Throttled:
         raise ApiAuthError(429, "too many failed logins; try again later") from None
     if user is None:
         raise ApiAuthError(401, "wrong user name or password")
-    cache.put(name, password, user)
+    request.app.state.basic_cache.put(name, password, user)
     return user
 
 
@@ -103,13 +122,12 @@ def page_user(request: Request) -> dict:
     return user
 
 
-@quick
-def api_user(request: Request) -> dict:
-    user = session_user(request)
+async def api_user(request: Request) -> dict:
+    user = await run_quick(session_user, request)
     if user is not None:
         request.state.auth = "session"
     else:
-        user = basic_user(request)
+        user = await basic_user(request)
         if user is None:
             raise ApiAuthError(401, "login required: a session cookie from /login or HTTP Basic credentials")
         request.state.auth = "basic"
