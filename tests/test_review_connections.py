@@ -47,7 +47,7 @@ def _set_count(path: Path, slot: int, count: int) -> None:
         file.write(SLOT.pack(count))
 
 
-def test_a_worker_counts_its_connections_and_closes_down_to_its_share(tmp_path, monkeypatch):
+def test_a_worker_counts_its_connections_and_closes_down_to_its_share():
     path = connections.create_share_file(2)
     try:
         share = connections.WorkerShare(path)
@@ -120,6 +120,8 @@ def test_a_worker_without_a_slot_serves_unbalanced_with_a_warning(tmp_path, capl
     path = tmp_path / "gone.workers"
     assert connections.join(path) is None
     assert "not balanced" in caplog.text and "gone.workers" in caplog.text
+    path.write_bytes(b"")
+    assert connections.join(path) is None
     monkeypatch.delenv(connections.SHARE_ENV, raising=False)
     assert connections.join() is None  # one worker: no file to join
 

@@ -85,7 +85,7 @@ class WorkerShare:
             except OSError:
                 continue
             return slot
-        os.close(self._fd)
+        self.close()
         raise RuntimeError(f"every slot of {self.slots} in the workers' share file is held by a running worker")
 
     def close(self) -> None:
@@ -127,7 +127,7 @@ def join(path: str | Path | None = None) -> WorkerShare | None:
         return None
     try:
         _share = WorkerShare(path)
-    except (OSError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # no such file, an empty one, every slot held
         logging.getLogger("budgetnlp.review").warning(
             "budgetnlp review: this worker's connections are not balanced with the others' (%s: %s)", path, exc)
         return None
