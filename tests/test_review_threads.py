@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from types import SimpleNamespace
+import time
 
 import anyio
 import anyio.to_thread
@@ -81,7 +81,7 @@ def test_the_worker_pool_for_quick_handlers_is_set_at_startup(tmp_path, run_fold
     app = make_app(tmp_path, run_folder, request_threads=count)
     with TestClient(app) as client:
         assert client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens) == count
-        assert app.state.slow_limiter.total_tokens == threads.SLOW_THREADS
+        assert client.portal.call(lambda: threads.slow_limiter().total_tokens) == threads.SLOW_THREADS
 
 
 @pytest.mark.parametrize("count", [1, 3])
@@ -120,18 +120,39 @@ def test_a_slow_handler_does_not_wait_for_the_quick_pool():
     """run_slow gets a thread while the quick handlers' only thread is taken."""
     async def main():
         anyio.to_thread.current_default_thread_limiter().total_tokens = 1
-        request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(slow_limiter=threads.slow_limiter())))
         release = threading.Event()
         async with anyio.create_task_group() as group:
             group.start_soon(anyio.to_thread.run_sync, release.wait)  # the quick pool's one thread, busy
             await anyio.sleep(0.1)
             try:
                 with anyio.fail_after(5):
-                    assert await threads.run_slow(request, lambda x: x + 1, 41) == 42
+                    assert await threads.run_slow(lambda x: x + 1, 41) == 42
             finally:
                 release.set()
 
     anyio.run(main)
+
+
+def test_the_slow_pool_serves_several_event_loops_at_once():
+    """Apps driven from several event loops at once (test clients in threads) each get the slow
+    pool's limiter of their own loop: one limiter shared by all left a waiter on one loop that a
+    release on another never woke (the concurrent-guesses test hung)."""
+    finished = []
+
+    def one_loop():
+        async def main():
+            async with anyio.create_task_group() as group:
+                for _ in range(3 * threads.SLOW_THREADS):
+                    group.start_soon(threads.run_slow, time.sleep, 0.02)
+        anyio.run(main)
+        finished.append(True)
+
+    loops = [threading.Thread(target=one_loop, daemon=True) for _ in range(4)]
+    for loop in loops:
+        loop.start()
+    for loop in loops:
+        loop.join(30)
+    assert len(finished) == len(loops)
 
 
 def test_every_handler_and_dependency_is_async(tmp_path, run_folder):
@@ -186,7 +207,7 @@ def test_slow_handlers_run_in_the_slow_pool(tmp_path, run_folder, monkeypatch, s
 
     ran = []
 
-    async def recording(request, function, *args, **kwargs):
+    async def recording(function, *args, **kwargs):
         ran.append(function.__name__)
         return function(*args, **kwargs)
 
@@ -204,7 +225,7 @@ def test_http_basic_checks_a_password_in_the_slow_pool_only_until_it_is_cached(t
 
     ran = []
 
-    async def recording(request, function, *args, **kwargs):
+    async def recording(function, *args, **kwargs):
         ran.append(function.__name__)
         return function(*args, **kwargs)
 

@@ -67,7 +67,6 @@ def create_app(database_url: str, *, session_secret: str | None = None, session_
     app.state.engine, app.state.session_max_age = engine, session_max_age
     app.state.queue_cache = queue.CountCache(count_cache_ttl)
     app.state.basic_cache = BasicCache()
-    app.state.slow_limiter = threads.slow_limiter()
     app.state.templates = environment()
     app.state.facets = _cached(lambda: queue.facets(engine), FACETS_TTL)
     _handle_errors(app)

@@ -104,7 +104,7 @@ async def basic_user(request: Request) -> dict | None:
     if user is not None:
         return user
     try:
-        user = await run_slow(request, users.login, request.app.state.engine, name, password, client_address(request))
+        user = await run_slow(users.login, request.app.state.engine, name, password, client_address(request))
     except Throttled:
         raise ApiAuthError(429, "too many failed logins; try again later") from None
     if user is None:

@@ -67,15 +67,30 @@ async def run_quick(function, *args, **kwargs):
     return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs))
 
 
+#: the slow pool's limiter, one per event loop (anyio's RunVar, made on first use)
+_slow_limiter = None
+
+
 def slow_limiter():
+    """The running event loop's limiter for slow handlers. One per loop, as anyio keeps its own
+    default limiter: a limiter's waiters belong to one loop, and one shared by the loops of
+    several test clients left a waiter on one loop never woken by a release on another."""
+    global _slow_limiter
     import anyio
+    from anyio.lowlevel import RunVar
 
-    return anyio.CapacityLimiter(SLOW_THREADS)
+    if _slow_limiter is None:
+        _slow_limiter = RunVar("budgetnlp_review_slow_limiter")
+    try:
+        return _slow_limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(SLOW_THREADS)
+        _slow_limiter.set(limiter)
+        return limiter
 
 
-async def run_slow(request, function, *args, **kwargs):
-    """``function(*args, **kwargs)`` in the app's pool for slow handlers."""
+async def run_slow(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` in the pool for slow handlers."""
     import anyio.to_thread
 
-    return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs),
-                                          limiter=request.app.state.slow_limiter)
+    return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs), limiter=slow_limiter())

@@ -95,7 +95,7 @@ async def api_undo(request: Request, body: UndoIn, user: ApiWriter):
 @router.post("/bulk", response_model=list[SaveOut], responses=CONFLICT,
              summary="批量标注：给筛选结果的每一行同一个判断（每行一条审核记录）")
 async def api_bulk(request: Request, body: BulkIn, user: ApiWriter, query: QueueQuery = Depends(filters)):
-    return _saved(request, await run_slow(request, decisions.bulk_decide, request.app.state.engine, user, query, body.template(),
+    return _saved(request, await run_slow(decisions.bulk_decide, request.app.state.engine, user, query, body.template(),
                                           body.expected, body.note))
 
 
@@ -125,7 +125,7 @@ def api_history(request: Request, limit: int = Query(100, ge=1, le=5000)):
 
 @router.get("/export", summary="按金标准标注格式导出判断（CSV 或 JSON；每行最新一条，或全部）")
 async def api_export(request: Request, all: bool = False, format: Literal["csv", "json"] = "csv"):
-    return await run_slow(request, _export, request.app.state.engine, all, format)
+    return await run_slow(_export, request.app.state.engine, all, format)
 
 
 def _export(engine, all_decisions: bool, format: str) -> Response:
@@ -138,7 +138,7 @@ def _export(engine, all_decisions: bool, format: str) -> Response:
 
 @router.get("/progress", summary="各审核员、各部门的进度，各标签的 Cohen's kappa，模型版本")
 async def api_progress(request: Request):
-    return await run_slow(request, progress.progress, request.app.state.engine)
+    return await run_slow(progress.progress, request.app.state.engine)
 
 
 @router.get("/models", summary="模型版本及其指标")

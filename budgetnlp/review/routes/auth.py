@@ -38,7 +38,7 @@ async def login(request: Request):
     target = safe_next(str(form.get("next", "/queue")))
     engine, max_age = request.app.state.engine, request.app.state.session_max_age
     try:  # scrypt (tens of ms) and the database: off the event loop, in the pool for slow handlers
-        user = await run_slow(request, users.login, engine, name, password, client_address(request))
+        user = await run_slow(users.login, engine, name, password, client_address(request))
     except Throttled:
         return render(request, "login.html", {"next": target, "error": "登录失败次数过多，请稍后再试。", "name": name}, 429)
     if user is None:

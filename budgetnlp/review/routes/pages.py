@@ -185,7 +185,7 @@ def _project_save(request: Request, key: str, form):
 async def bulk(request: Request):
     form = await request.form()
     check_csrf(request, form.get("csrf_token"))
-    return await run_slow(request, _bulk, request, form)
+    return await run_slow(_bulk, request, form)
 
 
 def _bulk(request: Request, form):
@@ -205,7 +205,7 @@ def _bulk(request: Request, form):
 
 @router.get("/progress", response_class=HTMLResponse)
 async def progress_page(request: Request):
-    figures = await run_slow(request, progress.progress, request.app.state.engine)
+    figures = await run_slow(progress.progress, request.app.state.engine)
     return render(request, "progress.html", {"progress": figures, "flat_metrics": progress.flat_metrics})
 
 
