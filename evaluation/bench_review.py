@@ -379,10 +379,12 @@ def connections_per_worker(server_pid: int, port: int, server_tmp: Path) -> list
     try:
         import psutil
 
-        children = psutil.Process(server_pid).children(recursive=True)
-        counts = [sum(1 for c in child.net_connections("tcp") if c.status == "ESTABLISHED" and c.laddr.port == port)
-                  for child in children]
-        return sorted((n for n in counts if n), reverse=True) or [0]
+        counts = []
+        for child in psutil.Process(server_pid).children(recursive=True):
+            held = [c.status for c in child.net_connections("tcp") if c.laddr and c.laddr.port == port]
+            if held:  # a worker: it holds the listening socket (uvicorn's helper processes hold none)
+                counts.append(held.count("ESTABLISHED"))
+        return sorted(counts, reverse=True) or None
     except ImportError:
         pass
     except psutil.Error:
