@@ -35,33 +35,22 @@ def load_round(root: Path, url: str, built: dict, args, seed: int, tmp: Path) ->
         stop_at = time.monotonic() + args.seconds
         clients = [bench.Client(i, f"http://127.0.0.1:{port}", built["ids"], hot, built["facets"], stop_at, seed=seed + i)
                    for i in range(args.clients)]
-        before, started = bench.cpu_by_process(server.pid), time.monotonic()
-        for c in clients:
-            c.start()
-        time.sleep(args.seconds / 2)
-        shares = bench.connections_per_worker(server.pid, port, tmp)
-        for c in clients:
-            c.join()
-        elapsed, after = time.monotonic() - started, bench.cpu_by_process(server.pid)
+        run = bench.drive(clients, args.seconds, server.pid, port, tmp)
     finally:
         server.terminate()
         server.wait(30)
-    latency: dict[str, list[float]] = {}
-    for c in clients:
-        for endpoint, values in c.latency.items():
-            latency.setdefault(endpoint, []).extend(values)
+    latency = bench.merged_latency(clients)
     requests = sum(len(v) for k, v in latency.items() if not k.startswith("queue page,"))
-    cpu = sum(after.values()) - sum(before.get(p, 0.0) for p in after)
     return {"queue p95": bench.percentile(latency["queue page"], 95), "row p95": bench.percentile(latency["row page"], 95),
-            "req/s": requests / elapsed, "CPU ms/request": 1000 * cpu / requests, "shares": shares,
-            "errors": sum(len(c.errors) for c in clients)}
+            "req/s": requests / run["elapsed"], "CPU ms/request": 1000 * sum(run["server_cpu_per_process"]) / requests,
+            "shares": run["shares"], "errors": sum(len(c.errors) for c in clients)}
 
 
 def run_load(roots: list[Path], url: str, built: dict, args, folder: Path) -> None:
     figures = {root: [] for root in roots}
     for r in range(args.rounds):
-        for root in roots:
-            tmp = folder / f"server-tmp-{r}-{roots.index(root)}"
+        for i, root in enumerate(roots):
+            tmp = folder / f"server-tmp-{r}-{i}"
             tmp.mkdir()
             line = load_round(root, url, built, args, seed=100 * r, tmp=tmp)
             figures[root].append(line)
@@ -125,6 +114,8 @@ def main() -> int:
     if bench.cpu_by_process() is None:
         parser.error("needs psutil for the servers' CPU times (pip install psutil)")
     roots = [root.resolve() for root in args.checkouts]
+    if roots[0] == roots[1]:
+        parser.error("give two different checkouts (git worktree add /tmp/before COMMIT)")
     for root in roots:
         if not (root / "budgetnlp" / "review").is_dir():
             parser.error(f"{root}: not a budgetnlp checkout (no budgetnlp/review)")

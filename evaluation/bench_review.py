@@ -395,6 +395,37 @@ def connections_per_worker(server_pid: int, port: int, server_tmp: Path) -> list
     return connections.read_counts(files[0]) if files else None
 
 
+def drive(clients: list[Client], seconds: float, server_pid: int, port: int, server_tmp: Path) -> dict:
+    """Runs the clients to their end: the time it took, the connections per worker at mid-run,
+    and the CPU seconds of each server process and of the load generator (None without psutil)."""
+    server_before, client_before = cpu_by_process(server_pid), cpu_by_process(children=False)
+    started = time.monotonic()
+    for c in clients:
+        c.start()
+    time.sleep(seconds / 2)
+    shares = connections_per_worker(server_pid, port, server_tmp)
+    for c in clients:
+        c.join()
+    elapsed = time.monotonic() - started
+    server_after, client_after = cpu_by_process(server_pid), cpu_by_process(children=False)
+    per_process = client_cpu = None
+    if server_before is not None and server_after is not None:
+        # per process: uvicorn's workers each run on one core (the GIL); a worker that idles
+        # while the other is saturated shows here
+        per_process = sorted((v - server_before.get(p, 0.0) for p, v in server_after.items()), reverse=True)
+        client_cpu = sum(client_after.values()) - sum(client_before.values())
+    return {"elapsed": elapsed, "shares": shares, "server_cpu_per_process": per_process, "client_cpu": client_cpu}
+
+
+def merged_latency(clients: list[Client]) -> dict[str, list[float]]:
+    """Every client's latencies, per endpoint."""
+    latency = defaultdict(list)
+    for c in clients:
+        for endpoint, values in c.latency.items():
+            latency[endpoint] += values
+    return latency
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
@@ -465,23 +496,12 @@ def main() -> int:
                        for i in range(args.clients)]
             print(f"{args.clients} clients for {args.seconds:.0f} s against {args.workers} worker(s) "
                   f"({args.threads or 'default'} thread(s) each), think time {args.think:g} s …", flush=True)
-            server_before, client_before = cpu_by_process(server.pid), cpu_by_process(children=False)
             load_before = os.getloadavg()[0]
-            started = time.monotonic()
-            for c in clients:
-                c.start()
-            time.sleep(args.seconds / 2)
-            shares = connections_per_worker(server.pid, port, server_tmp)
-            for c in clients:
-                c.join()
-            elapsed = time.monotonic() - started
-            server_after, client_after = cpu_by_process(server.pid), cpu_by_process(children=False)
+            run = drive(clients, args.seconds, server.pid, port, server_tmp)
+            elapsed, shares, per_worker = run["elapsed"], run["shares"], run["server_cpu_per_process"]
             server_cpu = client_cpu = None
-            if server_before is not None and server_after is not None:
-                # per process: uvicorn's workers each run on one core (the GIL); a worker that
-                # idles while the other is saturated shows here
-                per_worker = sorted((v - server_before.get(p, 0.0) for p, v in server_after.items()), reverse=True)
-                server_cpu, client_cpu = sum(per_worker), sum(client_after.values()) - sum(client_before.values())
+            if per_worker is not None:
+                server_cpu, client_cpu = sum(per_worker), run["client_cpu"]
             load_after = os.getloadavg()[0]
         finally:
             server.terminate()
@@ -489,10 +509,7 @@ def main() -> int:
                 server.wait(15)
             except subprocess.TimeoutExpired:
                 server.kill()
-        latency = defaultdict(list)
-        for c in clients:
-            for endpoint, values in c.latency.items():
-                latency[endpoint] += values
+        latency = merged_latency(clients)
         saved = [s for c in clients for s in c.saved]
         conflicts = sum(c.conflicts for c in clients)
         errors = [e for c in clients for e in c.errors]

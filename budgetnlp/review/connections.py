@@ -52,10 +52,14 @@ def create_share_file(workers: int) -> Path | None:
     return Path(name)
 
 
+def _counts(data) -> list[int]:
+    """Every whole slot's count in ``data`` (bytes or a map of the share file; -1: unclaimed)."""
+    return [count for (count,) in _SLOT.iter_unpack(memoryview(data)[: len(data) // _SLOT.size * _SLOT.size])]
+
+
 def read_counts(path: str | Path) -> list[int]:
-    """Every slot's count in a share file (-1: unclaimed), without claiming one."""
-    data = Path(path).read_bytes()
-    return [count for (count,) in _SLOT.iter_unpack(data[: len(data) // _SLOT.size * _SLOT.size])]
+    """Every slot's count in a share file, without claiming one."""
+    return _counts(Path(path).read_bytes())
 
 
 def over_share(mine: int, counts: list[int]) -> bool:
@@ -94,7 +98,7 @@ class WorkerShare:
         os.close(self._fd)
 
     def counts(self) -> list[int]:
-        return [_SLOT.unpack_from(self._map, slot * _SLOT.size)[0] for slot in range(self.slots)]
+        return _counts(self._map)
 
     def _write(self) -> None:
         _SLOT.pack_into(self._map, self.slot * _SLOT.size, self.open)
